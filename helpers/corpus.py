@@ -34,9 +34,14 @@ Public API
 ``held_out_combinations(seed)``
     The (noun, adjective) and (preposition, noun) combinations kept out of training.
 ``make_splits(seed, n_train, n_validation, n_test)``
-    The train / validation / test splits written to ``data/fr_en_pairs.tsv``.
+    The train / validation / test splits written to ``data/fr_en_pairs.tsv``
+    (``make_sentence_splits`` gives the same as ``Sentence`` objects, which also
+    record the combinations each sentence uses).
 ``load_pairs(split)``
     Read one split ("train", "validation" or "test") of ``data/fr_en_pairs.tsv``.
+``build_sentence(subject, verb, obj, preposition, predicate)``, ``NounPhrase``,
+``find_noun``, ``find_adjective``, ``find_preposition``, ``find_verb``
+    Build one sentence by hand, e.g. for a check in a notebook.
 ``word_by_word_dictionary()``
     Each French word form of the lexicon mapped to one English word: what a
     word-by-word translator would use.
@@ -183,13 +188,17 @@ ADJECTIVE_KINDS_FOR: dict[str, tuple[str, ...]] = {
     "thing": ("colour", "size", "age", "beauty"),
 }
 
+BE: Verb = Verb("est", "sont", "is", "are", takes_object=False)
+SLEEP: Verb = Verb("dort", "dorment", "sleeps", "sleep", takes_object=False)
 VERBS: tuple[Verb, ...] = (
-    Verb("dort", "dorment", "sleeps", "sleep", takes_object=False),
+    BE,
+    SLEEP,
     Verb("mange", "mangent", "eats", "eat", takes_object=True),
     Verb("voit", "voient", "sees", "see", takes_object=True),
     Verb("aime", "aiment", "likes", "like", takes_object=True),
 )
 
+TRANSITIVE_VERBS: tuple[Verb, ...] = tuple(verb for verb in VERBS if verb.takes_object)
 ANIMATE_NOUNS: tuple[Noun, ...] = tuple(noun for noun in NOUNS if noun.kind in ("person", "animal"))
 FOOD_NOUNS: tuple[Noun, ...] = tuple(noun for noun in NOUNS if noun.kind == "food")
 
@@ -232,12 +241,36 @@ _FRENCH_VOWEL_STARTS = tuple("aeiouyàâéèêëîïôûh")  # every h in this l
 _ENGLISH_VOWEL_STARTS = tuple("aeiou")
 
 
-def _find_noun(french: str) -> Noun:
-    """The noun whose French singular is ``french``."""
+def find_noun(french: str) -> Noun:
+    """The noun whose French singular is ``french``: ``find_noun("cheval")``."""
     for noun in NOUNS:
         if noun.fr == french:
             return noun
-    raise KeyError(f"no noun {french!r} in the lexicon")
+    raise KeyError(f"no noun {french!r} in the lexicon; nouns are: {', '.join(n.fr for n in NOUNS)}")
+
+
+def find_adjective(french: str) -> Adjective:
+    """The adjective whose French masculine singular is ``french``: ``find_adjective("noir")``."""
+    for adjective in ADJECTIVES:
+        if adjective.fr_m == french:
+            return adjective
+    raise KeyError(f"no adjective {french!r} in the lexicon; adjectives are: {', '.join(a.fr_m for a in ADJECTIVES)}")
+
+
+def find_preposition(french: str) -> Preposition:
+    """The preposition spelled ``french``: ``find_preposition("à côté de")``."""
+    for preposition in PREPOSITIONS:
+        if preposition.fr == french:
+            return preposition
+    raise KeyError(f"no preposition {french!r}; prepositions are: {', '.join(p.fr for p in PREPOSITIONS)}")
+
+
+def find_verb(french: str) -> Verb:
+    """The verb whose singular form is ``french``: ``find_verb("dort")``."""
+    for verb in VERBS:
+        if verb.fr == french:
+            return verb
+    raise KeyError(f"no verb {french!r}; verbs are: {', '.join(v.fr for v in VERBS)}")
 
 
 @cache
@@ -255,7 +288,7 @@ def objects_of(preposition: Preposition) -> tuple[Noun, ...]:
     """The nouns that may follow ``preposition`` (``dans la boîte``, not ``dans le tapis``)."""
     if not preposition.objects:
         return NOUNS
-    return tuple(_find_noun(french) for french in preposition.objects)
+    return tuple(find_noun(french) for french in preposition.objects)
 
 
 # ---------------------------------------------------------------------------
@@ -381,17 +414,24 @@ def _random_noun_phrase(rng: random.Random, noun: Noun) -> NounPhrase:
     return NounPhrase(noun, plural, determiner, before, after)
 
 
-def _sentence(
+def build_sentence(
     subject: NounPhrase,
-    fr_verb: list[str],
-    en_verb: list[str],
+    verb: Verb,
     obj: NounPhrase | None = None,
     preposition: Preposition | None = None,
     predicate: Adjective | None = None,
 ) -> Sentence:
-    """Assemble the words of a sentence, apply spelling rules, record its combinations."""
-    french = french_noun_phrase(subject) + fr_verb
-    english = english_noun_phrase(subject) + en_verb
+    """Assemble a sentence, apply the spelling rules, and record its combinations.
+
+    ``subject verb [preposition] [predicate] [obj]``, for example
+    ``build_sentence(NounPhrase(find_noun("chat"), False, "the"), BE,
+    preposition=find_preposition("à côté de"), obj=NounPhrase(find_noun("chien"), False, "the"))``
+    gives ``le chat est à côté du chien`` / ``the cat is next to the dog``.
+    """
+    french = french_noun_phrase(subject)
+    english = english_noun_phrase(subject)
+    french.append(verb.fr_plural if subject.plural else verb.fr)
+    english.append(verb.en_plural if subject.plural else verb.en)
     if preposition is not None:
         french += preposition.fr.split()
         english += preposition.en.split()
@@ -434,8 +474,7 @@ def _random_sentence(rng: random.Random) -> Sentence:
         preposition = rng.choice(PREPOSITIONS)
         object_nouns = [noun for noun in objects_of(preposition) if noun.fr != subject.noun.fr]
         obj = _random_noun_phrase(rng, rng.choice(object_nouns))
-        fr_verb, en_verb = (["sont"], ["are"]) if subject.plural else (["est"], ["is"])
-        return _sentence(subject, fr_verb, en_verb, obj=obj, preposition=preposition)
+        return build_sentence(subject, BE, obj=obj, preposition=preposition)
 
     if pattern == "what":
         noun = rng.choice(NOUNS)
@@ -447,30 +486,24 @@ def _random_sentence(rng: random.Random) -> Sentence:
             subject = NounPhrase(noun, subject.plural, subject.determiner)
             predicates = list(adjectives_for(noun))
         predicate = rng.choice(predicates)
-        fr_verb, en_verb = (["sont"], ["are"]) if subject.plural else (["est"], ["is"])
-        return _sentence(subject, fr_verb, en_verb, predicate=predicate)
+        return build_sentence(subject, BE, predicate=predicate)
 
     subject = _random_noun_phrase(rng, rng.choice(ANIMATE_NOUNS))
     if pattern == "sleeps":
-        verb = VERBS[0]
-        fr_verb = [verb.fr_plural if subject.plural else verb.fr]
-        en_verb = [verb.en_plural if subject.plural else verb.en]
         if rng.random() < 0.5:
-            return _sentence(subject, fr_verb, en_verb)
+            return build_sentence(subject, SLEEP)
         preposition = rng.choice(PREPOSITIONS)
         object_nouns = [noun for noun in objects_of(preposition) if noun.fr != subject.noun.fr]
         obj = _random_noun_phrase(rng, rng.choice(object_nouns))
-        return _sentence(subject, fr_verb, en_verb, obj=obj, preposition=preposition)
+        return build_sentence(subject, SLEEP, obj=obj, preposition=preposition)
 
-    verb = rng.choice([verb for verb in VERBS if verb.takes_object])
+    verb = rng.choice(TRANSITIVE_VERBS)
     if verb.fr == "mange":
         object_nouns = [noun for noun in FOOD_NOUNS if noun.fr != subject.noun.fr]
     else:
         object_nouns = [noun for noun in NOUNS if noun.fr != subject.noun.fr]
     obj = _random_noun_phrase(rng, rng.choice(object_nouns))
-    fr_verb = [verb.fr_plural if subject.plural else verb.fr]
-    en_verb = [verb.en_plural if subject.plural else verb.en]
-    return _sentence(subject, fr_verb, en_verb, obj=obj)
+    return build_sentence(subject, verb, obj=obj)
 
 
 def generate_sentences(n: int, seed: int) -> list[Sentence]:
@@ -515,12 +548,12 @@ def held_out_combinations(seed: int = CORPUS_SEED) -> tuple[set[tuple[str, str]]
     return set(held_noun_adjectives), set(held_preposition_nouns)
 
 
-def make_splits(
+def make_sentence_splits(
     seed: int = CORPUS_SEED,
     n_train: int = N_TRAIN,
     n_validation: int = N_VALIDATION,
     n_test: int = N_TEST,
-) -> dict[str, list[tuple[str, str]]]:
+) -> dict[str, list[Sentence]]:
     """Build the train, validation and test splits; no French sentence is in two splits.
 
     - test: sentences with at least one held-out combination (see
@@ -532,9 +565,9 @@ def make_splits(
     held_noun_adjectives, held_preposition_nouns = held_out_combinations(seed)
     rng = random.Random(seed)
     seen: set[str] = set()
-    seen_pairs: list[tuple[str, str]] = []  # train and validation, in order of generation
-    test: list[tuple[str, str]] = []
-    while len(seen_pairs) < n_train + n_validation or len(test) < n_test:
+    in_distribution: list[Sentence] = []  # train, then validation
+    test: list[Sentence] = []
+    while len(in_distribution) < n_train + n_validation or len(test) < n_test:
         sentence = _random_sentence(rng)
         if sentence.french in seen:
             continue
@@ -542,16 +575,26 @@ def make_splits(
         is_held_out = any(c in held_noun_adjectives for c in sentence.noun_adjectives) or any(
             c in held_preposition_nouns for c in sentence.preposition_nouns
         )
-        pair = (sentence.french, sentence.english)
         if is_held_out and len(test) < n_test:
-            test.append(pair)
-        elif not is_held_out and len(seen_pairs) < n_train + n_validation:
-            seen_pairs.append(pair)
+            test.append(sentence)
+        elif not is_held_out and len(in_distribution) < n_train + n_validation:
+            in_distribution.append(sentence)
     return {
-        "train": seen_pairs[:n_train],
-        "validation": seen_pairs[n_train:],
+        "train": in_distribution[:n_train],
+        "validation": in_distribution[n_train:],
         "test": test,
     }
+
+
+def make_splits(
+    seed: int = CORPUS_SEED,
+    n_train: int = N_TRAIN,
+    n_validation: int = N_VALIDATION,
+    n_test: int = N_TEST,
+) -> dict[str, list[tuple[str, str]]]:
+    """The (french, english) pairs of each split, as written to ``data/fr_en_pairs.tsv``."""
+    splits = make_sentence_splits(seed, n_train, n_validation, n_test)
+    return {split: [(s.french, s.english) for s in sentences] for split, sentences in splits.items()}
 
 
 def write_pairs_tsv(path: Path, splits: dict[str, list[tuple[str, str]]]) -> None:

@@ -1,0 +1,94 @@
+"""The notebooks as a whole: releases in sync, exercises wired to checks, unsolved runs.
+
+Strict nbval on ``solutions/`` runs in the same pytest session (see the Makefile).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers.checks import EXERCISES
+from tests.notebook_tools import EXERCISE_HEADING, REPO_ROOT, SOLUTIONS, STUDENT, check_calls, errors, run_notebook
+from tools import release
+
+NOT_SOLVED = "is not solved yet"
+
+
+def test_every_solution_has_a_student_notebook_and_back():
+    assert [p.name for p in SOLUTIONS] == [p.name for p in STUDENT]
+    assert SOLUTIONS, "solutions/ has no notebooks"
+
+
+def test_student_notebooks_equal_the_release_of_solutions():
+    assert release.stale_notebooks() == [], "run 'make release' and commit notebooks/"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_solutions_are_executed_with_saved_outputs(path: Path):
+    notebook = nbformat.read(path, as_version=4)
+    unrun = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and c.source and c.execution_count is None]
+    assert not unrun, f"cells {unrun} were never executed: run 'make execute'"
+    counts = [c.execution_count for c in notebook.cells if c.cell_type == "code" and c.source]
+    assert counts == list(range(1, len(counts) + 1)), "cells were run out of order: run 'make execute'"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_exercise_headings_match_the_checks_that_follow(path: Path):
+    """Each 'Exercise N.M: title' heading is followed by its answer cell and then its check."""
+    notebook = nbformat.read(path, as_version=4)
+    chapter = int(path.name[:2])
+    headings, checks = [], []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            headings += [(f"{n}.{m}", title) for n, m, title in EXERCISE_HEADING.findall(cell.source)]
+        checks += check_calls(cell)
+    assert len(headings) >= 2, "every notebook has at least two exercises"
+    assert [number for number, _ in headings] == [f"{chapter}.{i}" for i in range(1, len(headings) + 1)]
+    registered = [(EXERCISES[name].number, EXERCISES[name].title) for name in checks]
+    assert registered == headings, "the check cells must follow the exercise headings, in order"
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.stem)
+def test_unsolved_student_notebook_fails_only_in_its_check_cells(path: Path):
+    notebook = run_notebook(path)
+    exercises = sum("raise NotImplementedError(" in c.source for c in notebook.cells if c.cell_type == "code")
+    failing = {i: errors(c) for i, c in enumerate(notebook.cells) if errors(c)}
+    checks = {i for i, c in enumerate(notebook.cells) if check_calls(c)}
+    assert set(failing) == checks, f"cells that failed: {sorted(failing)}; check cells: {sorted(checks)}"
+    assert len(failing) == exercises
+    for i, (error,) in failing.items():
+        assert error["ename"] == "ExerciseNotSolved" and NOT_SOLVED in error["evalue"], (i, error["evalue"])
+
+
+def solved_copy(student: Path, solution: Path, folder: Path) -> Path:
+    """A learner's copy of ``student`` with the solution bodies pasted in."""
+    learner = nbformat.read(student, as_version=4)
+    solved = nbformat.read(solution, as_version=4)
+    for mine, answer in zip(learner.cells, solved.cells):
+        if mine.cell_type == "code" and "raise NotImplementedError(" in mine.source:
+            mine.source = answer.source
+    copy = folder / student.name
+    nbformat.write(learner, copy)
+    return copy
+
+
+def test_grader_passes_a_solved_copy_and_fails_an_unsolved_one(tmp_path: Path):
+    """The grader's command from the README, on notebook 01."""
+    name = "01_dictionary_translator.ipynb"
+    solved_dir, unsolved_dir = tmp_path / "solved", tmp_path / "unsolved"
+    solved_dir.mkdir(), unsolved_dir.mkdir()
+    solved = solved_copy(REPO_ROOT / "notebooks" / name, REPO_ROOT / "solutions" / name, solved_dir)
+    unsolved = shutil.copy(REPO_ROOT / "notebooks" / name, unsolved_dir)
+    grade = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env"]
+    passed = subprocess.run([*grade, str(solved)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert passed.returncode == 0, passed.stdout[-2000:]
+    failed = subprocess.run([*grade, str(unsolved)], cwd=REPO_ROOT, capture_output=True, text=True)
+    exercises = sum("raise NotImplementedError(" in c.source for c in nbformat.read(unsolved, as_version=4).cells)
+    assert failed.returncode == 1
+    assert f"{exercises} failed" in failed.stdout, failed.stdout[-2000:]

@@ -1,0 +1,65 @@
+"""Re-execute solution notebooks in place, so their saved outputs are fresh.
+
+    python tools/execute.py                       # every notebook in solutions/
+    python tools/execute.py solutions/01_*.ipynb  # some of them
+
+Runs each notebook top to bottom in a fresh kernel of the current Python
+environment, from the notebook's own folder, and stops at the first error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client import KernelManager
+from nbclient import NotebookClient
+from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(notebook: nbformat.NotebookNode, folder: Path, allow_errors: bool = False, timeout: int = 600) -> None:
+    """Execute ``notebook`` in place, in a kernel of this very Python environment.
+
+    The kernel starts in ``folder`` (the notebook's own folder), as in JupyterLab.
+    """
+    manager = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
+    client = NotebookClient(
+        notebook, km=manager, timeout=timeout, allow_errors=allow_errors,
+        resources={"metadata": {"path": str(folder)}},
+    )
+    client.execute()
+
+
+def execute(path: Path) -> float:
+    """Execute one notebook file in place; return the seconds it took."""
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    run(notebook, path.parent)
+    seconds = time.perf_counter() - start
+    for cell in notebook.cells:
+        cell.get("metadata", {}).pop("execution", None)
+    nbformat.write(notebook, path)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: solutions/*.ipynb)")
+    args = parser.parse_args(argv)
+    paths = args.paths or sorted((REPO_ROOT / "solutions").glob("*.ipynb"))
+    total = 0.0
+    for path in paths:
+        seconds = execute(path)
+        total += seconds
+        print(f"{seconds:7.1f} s  {path.name}", flush=True)
+    print(f"{total:7.1f} s  in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -101,7 +101,8 @@ def test_dictionary_starts_with_the_six_seed_words() -> None:
     lines = (DATA_DIR / "dictionary_fr_en.tsv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "french\tenglish"
     rows = [line.split("\t") for line in lines[1:]]
-    assert rows[:6] == [["le", "the"], ["chat", "cat"], ["est", "is"], ["sous", "under"], ["la", "the"], ["table", "table"]]
+    seeds = [["le", "the"], ["chat", "cat"], ["est", "is"], ["sous", "under"], ["la", "the"], ["table", "table"]]
+    assert rows[:6] == seeds
     assert all(len(row) == 2 and " " not in row[0] and " " not in row[1] for row in rows), "one word per side"
     french = [row[0] for row in rows]
     assert len(french) == len(set(french)), "a French word is listed twice"

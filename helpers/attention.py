@@ -1,0 +1,280 @@
+"""Attention: a soft dictionary look-up (notebooks 04 and 05).
+
+Notebook 03 looked a query up in a dictionary with one-hot keys: ``q·Kᵀ·V``.
+Attention makes that look-up *soft*: the scores ``q·Kᵀ`` are scaled by
+``1/√d`` and turned into weights that are positive and sum to 1 by a softmax,
+so the answer is a weighted mix of the values:
+
+    attention(Q, K, V) = softmax(Q·Kᵀ / √d) · V
+
+Notebook 05 makes the queries, keys and values *trainable* projections of the
+same input (self-attention), hides the future (causal attention) and runs
+several such heads side by side (multi-head attention).
+
+    >>> q, k, v = torch.randn(5, 8), torch.randn(5, 8), torch.randn(5, 8)
+    >>> scaled_dot_product_attention(q, k, v, mask=causal_mask(5)).shape
+    torch.Size([5, 8])
+
+Masks follow PyTorch's convention for boolean masks in
+``torch.nn.functional.scaled_dot_product_attention``: ``True`` where a query
+MAY attend to a key, ``False`` where it may not.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def softmax(x: Tensor, dim: int = -1, beta: float = 1.0) -> Tensor:
+    """``softmax(β·x)`` along ``dim``, computed without overflow.
+
+    The largest entry is subtracted before ``exp`` (this changes nothing
+    mathematically, since ``exp(a - m) / Σ exp(b - m) = exp(a) / Σ exp(b)``),
+    so ``exp`` never sees a large positive number. Entries equal to ``-inf``
+    get weight 0. A slice in which EVERY entry is ``-inf`` (nothing allowed)
+    returns all zeros, where ``torch.softmax`` would return NaN.
+    """
+    z = beta * x
+    biggest = z.amax(dim=dim, keepdim=True)
+    # A slice that is all -inf has max -inf; subtracting it would give NaN.
+    biggest = torch.where(torch.isfinite(biggest), biggest, torch.zeros_like(biggest))
+    exps = torch.exp(z - biggest)
+    total = exps.sum(dim=dim, keepdim=True)
+    # total is 0 only for an all -inf slice: divide by 1 there, giving zeros.
+    return exps / torch.where(total > 0, total, torch.ones_like(total))
+
+
+def causal_mask(T: int) -> Tensor:
+    """Boolean ``(T, T)`` mask, ``True`` on and below the diagonal.
+
+    Row ``i`` is query position ``i``; it may attend to key positions
+    ``0, 1, ..., i`` (itself and the past), never to the future.
+    """
+    if T < 1:
+        raise ValueError(f"causal_mask needs a length T >= 1, got {T}")
+    return torch.ones(T, T, dtype=torch.bool).tril()
+
+
+def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None = None) -> Tensor:
+    """``softmax(q·kᵀ / √d)``: how much each query attends to each key.
+
+    ``q`` is ``(..., T_q, d)``, ``k`` is ``(..., T_k, d)``; the result is
+    ``(..., T_q, T_k)`` and every row sums to 1 (or is all zeros where the
+    mask allows no key at all). ``mask`` is boolean, broadcastable to
+    ``(..., T_q, T_k)``, ``True`` where attention is allowed.
+    """
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"queries and keys must have the same last size d, got {q.shape[-1]} and {k.shape[-1]}"
+        )
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T_q, T_k)
+    if mask is not None:
+        if mask.dtype != torch.bool:
+            raise TypeError(
+                f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}"
+            )
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return softmax(scores, dim=-1)
+
+
+def scaled_dot_product_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
+) -> Tensor:
+    """``softmax(q·kᵀ / √d) · v`` — a soft dictionary look-up.
+
+    Shapes: ``q`` ``(..., T_q, d)``, ``k`` ``(..., T_k, d)``, ``v``
+    ``(..., T_k, d_v)`` → ``(..., T_q, d_v)``. ``mask`` is boolean, ``True``
+    where a query may attend to a key (PyTorch's convention). A query whose
+    row of the mask is all ``False`` gets an output of zeros (PyTorch gives
+    NaN there).
+    """
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"keys and values must have the same number of positions, "
+            f"got {k.shape[-2]} keys and {v.shape[-2]} values"
+        )
+    return attention_weights(q, k, mask) @ v  # (..., T_q, T_k) @ (..., T_k, d_v)
+
+
+class KVCache:
+    """Keys and values of the tokens seen so far, for ONE attention layer.
+
+    During generation each new token needs the keys and values of every
+    earlier token; the cache keeps them so they are computed only once.
+    ``keys`` and ``values`` are ``None`` (empty) or ``(B, n_heads, T_cached, head_dim)``.
+    """
+
+    def __init__(self) -> None:
+        self.keys: Tensor | None = None
+        self.values: Tensor | None = None
+
+    def __len__(self) -> int:
+        """The number of cached positions."""
+        return 0 if self.keys is None else self.keys.shape[2]
+
+    def append(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+        """Add the new tokens' ``(B, n_heads, T_new, head_dim)`` keys and values.
+
+        Returns all keys and values so far, ``(B, n_heads, T_cached + T_new, head_dim)``.
+        """
+        if keys.dim() != 4 or keys.shape != values.shape:
+            raise ValueError(
+                "keys and values must both be (B, n_heads, T_new, head_dim), "
+                f"got {tuple(keys.shape)} and {tuple(values.shape)}"
+            )
+        if self.keys is None:
+            self.keys, self.values = keys, values
+        else:
+            if keys.shape[:2] != self.keys.shape[:2] or keys.shape[3] != self.keys.shape[3]:
+                raise ValueError(
+                    f"new keys {tuple(keys.shape)} do not match the cached "
+                    f"{tuple(self.keys.shape)} in batch size, heads or head_dim"
+                )
+            self.keys = torch.cat([self.keys, keys], dim=2)
+            self.values = torch.cat([self.values, values], dim=2)
+        return self.keys, self.values
+
+    def __repr__(self) -> str:
+        shape = None if self.keys is None else tuple(self.keys.shape)
+        return f"KVCache(positions={len(self)}, keys shape={shape})"
+
+
+class SelfAttentionHead(nn.Module):
+    """One attention head: ``softmax(Q·Kᵀ/√d_out)·V`` with ``Q, K, V = x·W_Qᵀ, x·W_Kᵀ, x·W_Vᵀ``.
+
+    ``x`` ``(B, T, d_in)`` → ``(B, T, d_out)``. Causal by default.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        context_length: int,
+        dropout: float = 0.0,
+        qkv_bias: bool = False,
+        causal: bool = True,
+    ) -> None:
+        super().__init__()
+        self.context_length = context_length
+        self.causal = causal
+        self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.W_value = nn.Linear(d_in, d_out, bias=qkv_bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        T = x.shape[1]
+        if T > self.context_length:
+            raise ValueError(
+                f"sequence of {T} tokens is longer than context_length={self.context_length}"
+            )
+        q, k, v = self.W_query(x), self.W_key(x), self.W_value(x)  # each (B, T, d_out)
+        mask = causal_mask(T) if self.causal else None
+        weights = self.dropout(attention_weights(q, k, mask))  # (B, T, T)
+        return weights @ v  # (B, T, d_out)
+
+
+class MultiHeadAttention(nn.Module):
+    """``n_heads`` attention heads computed in one batch, then an output projection.
+
+    ``x`` ``(B, T, d_model)`` → ``(B, T, d_model)``. Each head works in
+    ``head_dim = d_model // n_heads`` dimensions; the heads' outputs are
+    concatenated along the last axis and mixed by ``out_proj``. Causal by
+    default. ``dropout`` is applied to the attention weights.
+
+    With a :class:`KVCache`, ``x`` holds only the NEW tokens: their keys and
+    values are appended to the cache, and their queries attend to every cached
+    position and the new ones, causally by absolute position.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        context_length: int,
+        dropout: float = 0.0,
+        qkv_bias: bool = False,
+        causal: bool = True,
+    ) -> None:
+        super().__init__()
+        if n_heads < 1 or d_model % n_heads != 0:
+            raise ValueError(
+                f"d_model={d_model} must be divisible by n_heads={n_heads} "
+                "(each head gets d_model // n_heads dimensions)"
+            )
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.head_dim = d_model // n_heads
+        self.context_length = context_length
+        self.causal = causal
+        self.W_query = nn.Linear(d_model, d_model, bias=qkv_bias)
+        self.W_key = nn.Linear(d_model, d_model, bias=qkv_bias)
+        self.W_value = nn.Linear(d_model, d_model, bias=qkv_bias)
+        self.out_proj = nn.Linear(d_model, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def split_heads(self, x: Tensor) -> Tensor:
+        """``(B, T, d_model)`` → ``(B, n_heads, T, head_dim)``."""
+        B, T, _ = x.shape
+        return x.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
+
+    def attention_weights(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
+        """The attention weights ``(B, n_heads, T, T_total)`` for ``x`` (before dropout)."""
+        return self._attend(x, kv_cache)[1]
+
+    def forward(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
+        return self._attend(x, kv_cache)[0]
+
+    def _attend(self, x: Tensor, kv_cache: KVCache | None) -> tuple[Tensor, Tensor]:
+        """The output ``(B, T, d_model)`` and the weights ``(B, n_heads, T, T_total)``."""
+        if x.dim() != 3 or x.shape[-1] != self.d_model:
+            raise ValueError(f"expected x of shape (B, T, {self.d_model}), got {tuple(x.shape)}")
+        B, T, _ = x.shape
+        start = 0 if kv_cache is None else len(kv_cache)
+        if start + T > self.context_length:
+            raise ValueError(
+                f"sequence of {start + T} tokens ({start} cached + {T} new) is longer than "
+                f"context_length={self.context_length}"
+            )
+        q = self.split_heads(self.W_query(x))  # (B, T, d_model) -> (B, n_heads, T, head_dim)
+        k = self.split_heads(self.W_key(x))
+        v = self.split_heads(self.W_value(x))
+        if kv_cache is not None:
+            k, v = kv_cache.append(k, v)  # (B, n_heads, start + T, head_dim)
+        # The new queries sit at absolute positions start .. start+T-1.
+        mask = causal_mask(start + T)[start:] if self.causal else None  # (T, start + T)
+        weights = attention_weights(q, k, mask)  # (B, n_heads, T, start + T)
+        out = self.dropout(weights) @ v  # (B, n_heads, T, head_dim)
+        out = out.transpose(1, 2).contiguous().view(B, T, self.d_model)  # concatenate heads
+        return self.out_proj(out), weights
+
+    def heads(self) -> list[SelfAttentionHead]:
+        """The same computation as ``n_heads`` separate :class:`SelfAttentionHead` s.
+
+        Head ``h`` owns rows ``h·head_dim … (h+1)·head_dim`` of each of ``W_query``,
+        ``W_key``, ``W_value``. Concatenating the heads' outputs along the last axis
+        and applying ``out_proj`` gives exactly ``forward``'s result. The heads hold
+        copies of the weights (changing them does not change this module).
+        """
+        heads = []
+        for h in range(self.n_heads):
+            rows = slice(h * self.head_dim, (h + 1) * self.head_dim)
+            head = SelfAttentionHead(
+                self.d_model,
+                self.head_dim,
+                self.context_length,
+                dropout=self.dropout.p,
+                qkv_bias=self.W_query.bias is not None,
+                causal=self.causal,
+            )
+            with torch.no_grad():
+                for name in ("W_query", "W_key", "W_value"):
+                    mine, theirs = getattr(self, name), getattr(head, name)
+                    theirs.weight.copy_(mine.weight[rows])
+                    if mine.bias is not None:
+                        theirs.bias.copy_(mine.bias[rows])
+            heads.append(head)
+        return heads

@@ -1,18 +1,26 @@
-"""Word-by-word translation with a Python dictionary (notebook 01).
+"""Word-by-word translation with a Python dictionary (notebooks 01 and 02).
 
 The simplest translator there is: split the sentence into tokens, look each
 token up in a French → English dictionary, join the answers.
 
     >>> translate("le chat est sous la table", load_dictionary())
     'the cat is under the table'
+
+Notebook 02 adds a softer look-up for words that are not keys: the key with
+the smallest edit distance (Levenshtein distance) to the query wins.
+
+    >>> translate("les tables", load_dictionary(), unknown="closest")
+    'the table'
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
+
+from Levenshtein import distance
 
 from helpers.paths import DATA_DIR
 
@@ -20,8 +28,8 @@ from helpers.paths import DATA_DIR
 DICTIONARY_PATH: Path = DATA_DIR / "dictionary_fr_en.tsv"
 
 #: What :func:`translate` does with a word that is not in the dictionary.
-UnknownPolicy = Literal["error", "keep", "mark"]
-UNKNOWN_POLICIES: tuple[str, ...] = ("error", "keep", "mark")
+UnknownPolicy = Literal["error", "keep", "mark", "closest"]
+UNKNOWN_POLICIES: tuple[str, ...] = ("error", "keep", "mark", "closest")
 
 
 class UnknownWordError(KeyError):
@@ -66,7 +74,8 @@ def translate_token(token: str, dictionary: Mapping[str, str], unknown: UnknownP
     """Translate one token; ``unknown`` says what to do if it is not a key.
 
     ``"error"`` raises :class:`UnknownWordError`, ``"keep"`` returns the token
-    unchanged, ``"mark"`` returns it in square brackets (``[tables]``).
+    unchanged, ``"mark"`` returns it in square brackets (``[tables]``),
+    ``"closest"`` returns the value of :func:`find_closest_key` (notebook 02).
     """
     if unknown not in UNKNOWN_POLICIES:
         raise ValueError(f"unknown={unknown!r} is not a policy; use one of {UNKNOWN_POLICIES}")
@@ -76,6 +85,8 @@ def translate_token(token: str, dictionary: Mapping[str, str], unknown: UnknownP
         return token
     if unknown == "mark":
         return f"[{token}]"
+    if unknown == "closest":
+        return dictionary[find_closest_key(token, dictionary)]
     raise UnknownWordError(token, dictionary)
 
 
@@ -84,7 +95,7 @@ def translate(text: str, dictionary: Mapping[str, str], unknown: UnknownPolicy =
 
     Raises ``ValueError`` for a text with no words, ``TypeError`` for a text
     that is not a string, and :class:`UnknownWordError` for a word missing from
-    the dictionary unless ``unknown`` is ``"keep"`` or ``"mark"``.
+    the dictionary unless ``unknown`` is ``"keep"``, ``"mark"`` or ``"closest"``.
     """
     if not isinstance(text, str):
         raise TypeError(f"translate expects a str, got {type(text).__name__}: {text!r}")
@@ -92,3 +103,45 @@ def translate(text: str, dictionary: Mapping[str, str], unknown: UnknownPolicy =
     if not tokens:
         raise ValueError("cannot translate an empty text: give at least one word")
     return " ".join(translate_token(token, dictionary, unknown) for token in tokens)
+
+
+# ---------------------------------------------------------------------------
+# Notebook 02: the closest key by edit distance
+# ---------------------------------------------------------------------------
+
+
+def edit_distance(a: str, b: str) -> int:
+    """The Levenshtein distance between ``a`` and ``b``, by dynamic programming.
+
+    The fewest single-character insertions, deletions and substitutions
+    (each costs 1) that turn ``a`` into ``b``. ``row[j]`` holds the distance
+    between the first ``i`` characters of ``a`` and the first ``j`` of ``b``;
+    the table is filled one row at a time, keeping only the previous row.
+    Equals ``Levenshtein.distance(a, b)``.
+    """
+    previous = list(range(len(b) + 1))  # "" -> b[:j] takes j insertions
+    for i, char_a in enumerate(a, start=1):
+        row = [i]  # a[:i] -> "" takes i deletions
+        for j, char_b in enumerate(b, start=1):
+            row.append(
+                min(
+                    previous[j] + 1,  # delete char_a
+                    row[j - 1] + 1,  # insert char_b
+                    previous[j - 1] + (char_a != char_b),  # substitute (free if equal)
+                )
+            )
+        previous = row
+    return previous[-1]
+
+
+def find_closest_key(query: str, keys: Iterable[str]) -> str:
+    """The key with the smallest Levenshtein distance to ``query``.
+
+    Tie rule: among keys at the same smallest distance, the one that comes
+    first in alphabetical (``sorted``) order wins, so the answer does not
+    depend on the order of ``keys``. A query that is a key is its own closest key.
+    """
+    candidates = sorted(set(keys))
+    if not candidates:
+        raise ValueError(f"cannot find the closest key to {query!r} among no keys")
+    return min(candidates, key=lambda key: distance(query, key))  # min keeps the first of ties

@@ -282,3 +282,182 @@ def check_translate_marking_unknown(
         cases,
         success="Unknown words no longer crash the translator.",
     )
+
+
+# ---------------------------------------------------------------------------
+# 11 — generation
+# ---------------------------------------------------------------------------
+
+import functools as _functools11
+
+import torch as _torch11
+
+
+def _cloning11(func: Callable) -> Callable:
+    """``func`` called on copies of its tensor arguments, so an in-place edit cannot spoil a case."""
+
+    @_functools11.wraps(func)
+    def call(*args, **kwargs):
+        args = tuple(a.clone() if isinstance(a, _torch11.Tensor) else a for a in args)
+        return func(*args, **kwargs)
+
+    return call
+
+
+def _close11(got: Any, expected: _torch11.Tensor) -> bool:
+    return (
+        isinstance(got, _torch11.Tensor)
+        and got.shape == expected.shape
+        and bool(_torch11.allclose(got.double(), expected.double(), atol=1e-5, equal_nan=False))
+    )
+
+
+def _row_sums_hint11(got: Any) -> str | None:
+    if isinstance(got, _torch11.Tensor) and got.is_floating_point() and got.numel():
+        sums = got.sum(dim=-1)
+        if not _torch11.allclose(sums, _torch11.ones_like(sums), atol=1e-4):
+            return (
+                f"your rows sum to {[round(s, 4) for s in sums.reshape(-1).tolist()]}, not 1: a "
+                "probability distribution must be renormalised over the last axis (divide by the sum of what you kept)."
+            )
+    return None
+
+
+@exercise("11.1", "Scale logits by a temperature")
+def check_softmax_with_temperature(softmax_with_temperature: Callable) -> None:
+    """softmax(logits / T) over the last axis, numerically stable."""
+    logits = _torch11.tensor([2.0, 1.0, 0.0, -1.0])
+    batch = _torch11.tensor([[3.0, 1.0, 0.5], [0.0, 0.0, 2.0]])
+    huge = _torch11.tensor([1000.0, 999.0, 990.0])
+    cases = [
+        Case((logits, 1.0), _torch11.softmax(logits, dim=-1), "temperature 1 is the plain softmax."),
+        Case((logits, 0.5), _torch11.softmax(logits / 0.5, dim=-1), "divide the logits by T, then softmax."),
+        Case((logits, 2.0), _torch11.softmax(logits / 2.0, dim=-1), "divide the logits by T, then softmax."),
+        Case((batch, 0.7), _torch11.softmax(batch / 0.7, dim=-1),
+             "each row is one distribution: softmax over the last axis (dim=-1)."),
+        Case((huge, 0.5), _torch11.softmax(huge / 0.5, dim=-1),
+             "large logits overflow exp(): subtract the row's maximum first, or use torch.softmax."),
+    ]
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        values, t = case.args
+        if not isinstance(got, _torch11.Tensor):
+            return None
+        if _torch11.isnan(got).any() or _torch11.isinf(got).any():
+            return "exp() overflowed to inf: subtract the row's maximum logit before exp, or call torch.softmax."
+        if t != 1 and _close11(got, _torch11.softmax(values * t, dim=-1)):
+            return (
+                f"you multiplied the logits by T={t}; divide them by T instead, so that T < 1 "
+                "sharpens the distribution and T > 1 flattens it."
+            )
+        plain = _torch11.softmax(values, dim=-1)
+        if t != 1 and (_close11(got, plain / t) or _close11(got, plain * t) or _close11(got, plain)):
+            return "the temperature must scale the logits BEFORE the softmax: softmax(logits / T), not softmax(logits) / T."
+        if values.dim() == 2 and _close11(got, _torch11.softmax(values / t, dim=0)):
+            return "you normalised down the columns: each row is one distribution, so use dim=-1."
+        return _row_sums_hint11(got)
+
+    run_cases(
+        check_softmax_with_temperature.exercise,
+        _cloning11(softmax_with_temperature),
+        cases,
+        atol=1e-5,
+        diagnose=diagnose,
+        success="Low T sharpens, high T flattens.",
+    )
+
+
+@exercise("11.2", "Keep the top k")
+def check_top_k_probs(top_k_probs: Callable) -> None:
+    """Keep the k largest probabilities (ties with the k-th included), zero the rest, renormalise."""
+    t = _torch11.tensor
+    cases = [
+        Case((t([0.1, 0.4, 0.2, 0.3]), 2), t([0.0, 4 / 7, 0.0, 3 / 7]),
+             "keep the 2 largest (0.4 and 0.3) in their places, zero the others, and renormalise."),
+        Case((t([0.1, 0.4, 0.2, 0.3]), 1), t([0.0, 1.0, 0.0, 0.0]), "k = 1 keeps only the most probable token."),
+        Case((t([0.1, 0.4, 0.2, 0.3]), 4), t([0.1, 0.4, 0.2, 0.3]), "k = vocabulary size keeps everything."),
+        Case((t([0.1, 0.4, 0.2, 0.3]), 10), t([0.1, 0.4, 0.2, 0.3]),
+             "k larger than the vocabulary keeps everything (torch.topk needs k <= size: use min(k, size))."),
+        Case((t([0.4, 0.2, 0.2, 0.1, 0.1]), 2), t([0.5, 0.25, 0.25, 0.0, 0.0]),
+             "a token tied with the k-th largest probability is kept too: keep every p >= the k-th largest."),
+        Case((t([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]]), 2), t([[0.0, 2 / 3, 1 / 3], [0.625, 0.0, 0.375]]),
+             "each row is its own distribution: find the k largest of each row (dim=-1)."),
+    ]
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        probs, k = case.args
+        if not isinstance(got, _torch11.Tensor) or got.shape != probs.shape:
+            return None
+        expected = case.expected
+        kept_expected = int((expected > 0).sum())
+        kept_got = int((got > 0).sum())
+        if _close11(got, _torch11.sort(expected, dim=-1, descending=True).values) and not _close11(got, expected):
+            return "you returned the probabilities sorted; put each kept probability back at its token's position."
+        unnormalised = probs * (expected > 0)
+        if _close11(got, unnormalised):
+            return "you kept the right tokens but forgot to renormalise: divide by the sum of the kept probabilities."
+        rows = probs.shape[:-1].numel()
+        if kept_got < kept_expected and kept_expected > k * rows:
+            return "a token tied with the k-th largest probability must be kept too: keep every p >= the k-th largest value."
+        if kept_got == kept_expected + rows:
+            return "you kept one token too many per row: keep the k largest, not k + 1 (check < versus <=)."
+        if kept_got == kept_expected - rows:
+            return "you kept one token too few per row: keep the k largest, not k - 1."
+        return _row_sums_hint11(got)
+
+    run_cases(
+        check_top_k_probs.exercise,
+        _cloning11(top_k_probs),
+        cases,
+        atol=1e-5,
+        diagnose=diagnose,
+        success="Only the k best candidates can be drawn now.",
+    )
+
+
+@exercise("11.3", "Keep the nucleus (top-p)")
+def check_top_p_probs(top_p_probs: Callable) -> None:
+    """Keep the most probable tokens until their mass reaches p (the crossing token included), renormalise."""
+    t = _torch11.tensor
+    probs = t([0.1, 0.5, 0.15, 0.25])
+    cases = [
+        Case((probs, 0.6), t([0.0, 2 / 3, 0.0, 1 / 3]),
+             "0.5 is not yet 0.6, so the next token (0.25) is kept too; then stop and renormalise."),
+        Case((probs, 0.8), t([0.0, 0.5 / 0.9, 0.15 / 0.9, 0.25 / 0.9]),
+             "0.5 + 0.25 = 0.75 is below 0.8, so 0.15 is kept as well."),
+        Case((probs, 0.3), t([0.0, 1.0, 0.0, 0.0]),
+             "the most probable token is always kept, even when it alone is more than p."),
+        Case((probs, 1.0), probs.clone(), "p = 1 keeps every token."),
+        Case((t([[0.1, 0.5, 0.15, 0.25], [0.7, 0.1, 0.1, 0.1]]), 0.6),
+             t([[0.0, 2 / 3, 0.0, 1 / 3], [1.0, 0.0, 0.0, 0.0]]),
+             "each row is its own distribution: sort and accumulate along the last axis (dim=-1)."),
+    ]
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        probs, p = case.args
+        if not isinstance(got, _torch11.Tensor) or got.shape != probs.shape:
+            return None
+        expected = case.expected
+        if _torch11.isnan(got).any() or (got.sum(dim=-1) == 0).any():
+            return "a row kept no token at all: the most probable token must always be kept."
+        if _close11(got, _torch11.sort(expected, dim=-1, descending=True).values) and not _close11(got, expected):
+            return "you returned the probabilities sorted; scatter them back to each token's original position."
+        if _close11(got, probs * (expected > 0)):
+            return "you kept the right tokens but forgot to renormalise: divide by the sum of the kept probabilities."
+        if int((got > 0).sum()) < int((expected > 0).sum()):
+            return (
+                "you dropped the token that crosses the threshold: keep a token while the mass BEFORE it is "
+                "below p, so the kept mass reaches at least p (cumsum - p_i < p, not cumsum <= p)."
+            )
+        if int((got > 0).sum()) > int((expected > 0).sum()):
+            return "you kept too many tokens: stop as soon as the kept probabilities add up to p or more."
+        return _row_sums_hint11(got)
+
+    run_cases(
+        check_top_p_probs.exercise,
+        _cloning11(top_p_probs),
+        cases,
+        atol=1e-5,
+        diagnose=diagnose,
+        success="The nucleus grows and shrinks with the model's confidence.",
+    )

@@ -1,0 +1,98 @@
+"""The checks of notebook 03 accept the right answer and name the plausible wrong ones."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers import checks
+from helpers.checks import ExerciseNotSolved, WrongAnswer
+from helpers.matrix_dictionary import one_hot, one_hot_matrix
+
+
+def test_check_one_hot_accepts_the_library_and_torch():
+    checks.check_one_hot(one_hot)
+    checks.check_one_hot(lambda w, voc: F.one_hot(torch.tensor(index_or_key_error(w, voc)), len(voc)).float())
+
+
+def index_or_key_error(word, vocabulary):
+    if word not in vocabulary:
+        raise KeyError(word)
+    return vocabulary.index(word)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda w, voc: F.one_hot(torch.tensor(index_or_key_error(w, voc)), len(voc)), "F.one_hot gives int64"),
+    (lambda w, voc: F.one_hot(torch.tensor(index_or_key_error(w, voc)) + 1, len(voc) + 1).float(), "off by one"),
+    (lambda w, voc: one_hot(w, sorted(voc)), "do not sort it again"),
+    (lambda w, voc: one_hot(w, checks.VOCABULARY_IN), "as long as the vocabulary"),
+    (lambda w, voc: F.one_hot(torch.tensor(voc.index(w)), len(voc)).float(), "raise KeyError"),
+], ids=["int64", "off-by-one", "sorts-again", "global-vocabulary", "value-error"])
+def test_check_one_hot_catches_plausible_slips(wrong, hint):
+    with pytest.raises(WrongAnswer, match=hint):
+        checks.check_one_hot(wrong)
+
+
+def test_check_one_hot_on_a_stub_says_not_solved():
+    def stub(word, vocabulary):
+        raise NotImplementedError("Exercise 3.1 (One-hot vectors) is not solved yet")
+
+    with pytest.raises(ExerciseNotSolved):
+        checks.check_one_hot(stub)
+
+
+def keys_values(dictionary, *, swap=False, transpose=False, sort_rows=False, repeat_values=False, in_for_v=False):
+    vocab_in = sorted(set(dictionary))
+    vocab_out = sorted(dictionary.values()) if repeat_values else sorted(set(dictionary.values()))
+    keys = sorted(dictionary) if sort_rows else list(dictionary)
+    values = [dictionary[k] for k in keys]
+    K = one_hot_matrix(keys, vocab_in)
+    V = one_hot_matrix(keys, vocab_in) if in_for_v else torch.stack([
+        F.one_hot(torch.tensor(vocab_out.index(v)), len(vocab_out)).float() for v in values])
+    if transpose:
+        K, V = K.T, V.T
+    return (V, K) if swap else (K, V)
+
+
+def test_check_keys_values_accepts_the_right_answer():
+    checks.check_keys_values(keys_values)
+
+
+@pytest.mark.parametrize("options, hint", [
+    ({"swap": True}, "K and V are swapped"),
+    ({"transpose": True}, "transposed"),
+    ({"sort_rows": True}, "the rows follow the dictionary's order"),
+    ({"repeat_values": True}, "lists each English word ONCE"),
+    ({"in_for_v": True}, "K and V are swapped"),
+], ids=["swapped", "transposed", "rows-sorted", "repeated-values", "v-from-input-vocabulary"])
+def test_check_keys_values_catches_plausible_slips(options, hint):
+    with pytest.raises(WrongAnswer, match=hint):
+        checks.check_keys_values(lambda d: keys_values(d, **options))
+
+
+def test_check_keys_values_needs_a_tuple():
+    with pytest.raises(WrongAnswer, match="return K, V"):
+        checks.check_keys_values(lambda d: torch.cat(keys_values(d), dim=1))
+
+
+def cosine_decode(vector, word_vectors, vocabulary):
+    similarities = (word_vectors @ vector) / (word_vectors.norm(dim=1) * vector.norm())
+    return vocabulary[int(similarities.argmax())]
+
+
+def test_check_decode_vector_accepts_cosine_similarity():
+    checks.check_decode_vector(cosine_decode)
+    checks.check_decode_vector(lambda v, W, voc: voc[int(F.cosine_similarity(W, v[None, :]).argmax())])
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda v, W, voc: voc[int((W @ v).argmax())], "an inner product favours long word vectors"),
+    (lambda v, W, voc: voc[int((W @ (v / v.norm())).argmax())], "an inner product favours long word vectors"),
+    (lambda v, W, voc: voc[int((W - v).norm(dim=1).argmin())], "Euclidean distance"),
+    (lambda v, W, voc: voc[int(F.cosine_similarity(W, v[None, :]).argmin())], "SMALLEST similarity"),
+    (lambda v, W, voc: int(F.cosine_similarity(W, v[None, :]).argmax()), "not its index"),
+], ids=["dot-product", "query-normalised-only", "euclidean", "argmin", "index"])
+def test_check_decode_vector_catches_plausible_slips(wrong, hint):
+    with pytest.raises(WrongAnswer, match=hint):
+        checks.check_decode_vector(wrong)

@@ -11,10 +11,18 @@ the way GPT-2 does without a network.
 from __future__ import annotations
 
 import functools
+import html
+import heapq
 import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence, Set as AbstractSet
 from pathlib import Path
+from typing import Literal
 
+import regex
 import tiktoken
+from tqdm import tqdm
 
 from helpers.paths import DATA_DIR
 
@@ -95,3 +103,315 @@ def gpt2_encoding() -> tiktoken.Encoding:
         special_tokens={ENDOFTEXT: GPT2_ENDOFTEXT_ID},
         explicit_n_vocab=50257,
     )
+
+
+# ---------------------------------------------------------------------------
+# The two steps of BPE: count neighbouring pairs, merge one pair
+# ---------------------------------------------------------------------------
+
+
+def count_pairs(ids: Sequence[int]) -> Counter[tuple[int, int]]:
+    """How often each pair of neighbours occurs: ``[1, 2, 1, 2]`` -> ``{(1, 2): 2, (2, 1): 1}``."""
+    return Counter(zip(ids, ids[1:]))
+
+
+def merge_pair(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new_id``.
+
+    Occurrences do not overlap: with ``pair = (a, a)``, ``[a, a, a]`` becomes
+    ``[new_id, a]``. ``ids`` itself is not changed.
+    """
+    merged: list[int] = []
+    i = 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            merged.append(new_id)
+            i += 2
+        else:
+            merged.append(ids[i])
+            i += 1
+    return merged
+
+
+# ---------------------------------------------------------------------------
+# The tokenizer
+# ---------------------------------------------------------------------------
+
+
+class BPETokenizer:
+    """A byte-level BPE tokenizer: bytes -> ids, then merges in the order they were learned.
+
+    - ``byte_ids[b]`` is the id of the single byte ``b`` (0..255). A trained
+      tokenizer uses ``byte_ids[b] == b``; GPT-2 numbers its bytes differently.
+    - ``merges`` maps a pair of ids to the id of the merged token, in the order
+      the merges were learned; a later merge always has a larger new id, so the
+      new id is also the merge's priority.
+    - ``special_tokens`` (``{"<|endoftext|>": 50256}``) are never split or merged.
+    - ``pattern`` cuts text into chunks (words, numbers, punctuation, spaces)
+      before BPE; merges never cross a chunk boundary.
+    """
+
+    def __init__(
+        self,
+        merges: Mapping[tuple[int, int], int],
+        special_tokens: Mapping[str, int] | None = None,
+        byte_ids: Sequence[int] = tuple(range(256)),
+        pattern: str = GPT2_SPLIT_PATTERN,
+    ):
+        if sorted(byte_ids) != list(range(256)):
+            raise ValueError("byte_ids must give each of the 256 bytes its own id in 0..255")
+        self.byte_ids: list[int] = list(byte_ids)
+        self.merges: dict[tuple[int, int], int] = dict(merges)
+        self.special_tokens: dict[str, int] = dict(special_tokens or {})
+        self.pattern = pattern
+        self._chunk_regex = regex.compile(pattern)
+
+        # The vocabulary: id -> the bytes it stands for.
+        self.vocab: dict[int, bytes] = {token_id: bytes([b]) for b, token_id in enumerate(self.byte_ids)}
+        previous_id = 255
+        for (left, right), new_id in self.merges.items():
+            if left not in self.vocab or right not in self.vocab:
+                raise ValueError(f"merge ({left}, {right}) -> {new_id} uses an id that no earlier token has")
+            if new_id <= previous_id:
+                raise ValueError(f"merge ({left}, {right}) -> {new_id}: new ids must increase, "
+                                 f"in the order the merges were learned (previous: {previous_id})")
+            self.vocab[new_id] = self.vocab[left] + self.vocab[right]
+            previous_id = new_id
+        for token, token_id in self.special_tokens.items():
+            if token_id in self.vocab:
+                raise ValueError(f"special token {token!r} has id {token_id}, which is already a token")
+            self.vocab[token_id] = token.encode("utf-8")
+        self._chunk_cache: dict[str, list[int]] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def __repr__(self) -> str:
+        return (f"BPETokenizer(vocab_size={self.vocab_size}, merges={len(self.merges)}, "
+                f"special_tokens={sorted(self.special_tokens)})")
+
+    # -- encoding ----------------------------------------------------------
+
+    def _encode_chunk(self, chunk: str) -> list[int]:
+        """BPE on one chunk: start from its bytes, apply the earliest-learned merge until none applies."""
+        ids = [self.byte_ids[b] for b in chunk.encode("utf-8")]
+        while len(ids) >= 2:
+            # the pair that was merged first during training (new ids grow with time)
+            pair = min(zip(ids, ids[1:]), key=lambda p: self.merges.get(p, math.inf))
+            if pair not in self.merges:
+                break
+            ids = merge_pair(ids, pair, self.merges[pair])
+        return ids
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Encode ``text``, treating special-token text like any other text."""
+        ids: list[int] = []
+        for chunk in self._chunk_regex.findall(text):
+            # The same chunk always gives the same tokens: remember them.
+            if chunk not in self._chunk_cache:
+                self._chunk_cache[chunk] = self._encode_chunk(chunk)
+            ids.extend(self._chunk_cache[chunk])
+        return ids
+
+    def encode(self, text: str, allowed_special: Literal["all"] | AbstractSet[str] = frozenset()) -> list[int]:
+        """Encode ``text`` to token ids; ``allowed_special`` special tokens become one id each.
+
+        As in tiktoken, a special token in ``text`` that is not allowed raises
+        ``ValueError`` (use :meth:`encode_ordinary` to encode it as plain text).
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"encode expects a str, got {type(text).__name__}")
+        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        unknown = allowed - set(self.special_tokens)
+        if unknown:
+            raise ValueError(f"allowed_special names {sorted(unknown)}, which are not special tokens "
+                             f"of this tokenizer (it has {sorted(self.special_tokens)})")
+        for token in sorted(set(self.special_tokens) - allowed):
+            if token in text:
+                raise ValueError(
+                    f"the text contains the special token {token!r}, which is not allowed. Pass "
+                    f"allowed_special={{{token!r}}} (or 'all') to encode it as id "
+                    f"{self.special_tokens[token]}, or use encode_ordinary() to encode it as plain text."
+                )
+        if not allowed:
+            return self.encode_ordinary(text)
+        # Cut the text around the allowed special tokens (longest first), keeping them.
+        specials = sorted(allowed, key=len, reverse=True)
+        parts = regex.split("(" + "|".join(regex.escape(s) for s in specials) + ")", text)
+        ids: list[int] = []
+        for part in parts:
+            if part in allowed:
+                ids.append(self.special_tokens[part])
+            else:
+                ids.extend(self.encode_ordinary(part))
+        return ids
+
+    # -- decoding ----------------------------------------------------------
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes one token stands for; a clear error for an id outside the vocabulary."""
+        if token_id not in self.vocab:
+            raise ValueError(f"token id {token_id!r} is not in the vocabulary "
+                             f"({self.vocab_size} tokens, ids 0..{max(self.vocab)})")
+        return self.vocab[token_id]
+
+    def decode_bytes(self, ids: Iterable[int]) -> bytes:
+        return b"".join(self.token_bytes(token_id) for token_id in ids)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Token ids -> text. Bytes that are not valid UTF-8 become ``�`` (as tiktoken does)."""
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
+
+    # -- saving ------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write the tokenizer to a JSON file that :meth:`load` reads back."""
+        data = {
+            "format": "llms-from-dummies-bpe-1",
+            "pattern": self.pattern,
+            "byte_ids": self.byte_ids,
+            "merges": [[left, right, new_id] for (left, right), new_id in self.merges.items()],
+            "special_tokens": self.special_tokens,
+        }
+        Path(path).write_text(json.dumps(data), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> BPETokenizer:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if data.get("format") != "llms-from-dummies-bpe-1":
+            raise ValueError(f"{path} is not a tokenizer written by BPETokenizer.save")
+        merges = {(left, right): new_id for left, right, new_id in data["merges"]}
+        return cls(merges, data["special_tokens"], data["byte_ids"], data["pattern"])
+
+
+# ---------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------
+
+
+def chunk_counts(text: str, pattern: str = GPT2_SPLIT_PATTERN,
+                 special_tokens: Iterable[str] = ()) -> Counter[str]:
+    """How often each chunk (word, number, ...) occurs; special tokens are left out."""
+    specials = sorted(special_tokens, key=len, reverse=True)
+    pieces = regex.split("|".join(regex.escape(s) for s in specials), text) if specials else [text]
+    counts: Counter[str] = Counter()
+    for piece in pieces:
+        counts.update(regex.findall(pattern, piece))
+    return counts
+
+
+def check_vocab_size(vocab_size: int, special_tokens: Sequence[str]) -> int:
+    """The number of merges ``vocab_size`` leaves room for; a clear error if it is too small."""
+    if len(set(special_tokens)) != len(special_tokens) or "" in special_tokens:
+        raise ValueError(f"special tokens must be distinct and non-empty, got {list(special_tokens)}")
+    smallest = 256 + len(special_tokens)
+    if vocab_size < smallest:
+        raise ValueError(f"vocab_size={vocab_size} is too small: the 256 single bytes and "
+                         f"{len(special_tokens)} special token(s) already need {smallest}")
+    return vocab_size - smallest
+
+
+def train_bpe(
+    text: str,
+    vocab_size: int,
+    special_tokens: Sequence[str] = (ENDOFTEXT,),
+    pattern: str = GPT2_SPLIT_PATTERN,
+    progress: bool = False,
+) -> BPETokenizer:
+    """Learn ``vocab_size - 256 - len(special_tokens)`` merges from ``text``.
+
+    Each step merges the most frequent pair of neighbouring tokens (ties: the
+    smallest pair of ids). Only the chunks that contain the merged pair are
+    re-counted, so a step costs time in proportion to what it changes, not
+    to the size of the text.
+    """
+    n_merges = check_vocab_size(vocab_size, special_tokens)
+    counts = chunk_counts(text, pattern, special_tokens)
+    chunks = sorted(counts)                          # distinct chunks, in a fixed order
+    words = [list(chunk.encode("utf-8")) for chunk in chunks]   # each chunk as token ids
+    freq = [counts[chunk] for chunk in chunks]
+
+    pair_counts: Counter[tuple[int, int]] = Counter()
+    where: dict[tuple[int, int], set[int]] = defaultdict(set)  # pair -> chunks holding it
+    for w, ids in enumerate(words):
+        for pair in zip(ids, ids[1:]):
+            pair_counts[pair] += freq[w]
+            where[pair].add(w)
+    # A heap of (-count, pair): the top is the most frequent pair. Counts change,
+    # so stale entries stay in the heap and are skipped when they come up.
+    heap = [(-count, pair) for pair, count in pair_counts.items()]
+    heapq.heapify(heap)
+
+    merges: dict[tuple[int, int], int] = {}
+    for new_id in tqdm(range(256, 256 + n_merges), desc="BPE merges", disable=not progress):
+        while heap and pair_counts.get(heap[0][1], 0) != -heap[0][0]:
+            heapq.heappop(heap)
+        if not heap:
+            raise ValueError(f"the text only allows {len(merges)} merges (every chunk is one token): "
+                             f"ask for vocab_size <= {256 + len(merges) + len(special_tokens)}")
+        _, pair = heapq.heappop(heap)
+        merges[pair] = new_id
+        for w in sorted(where.pop(pair)):
+            old, new = words[w], merge_pair(words[w], pair, new_id)
+            for p in zip(old, old[1:]):              # take the chunk's old pairs out ...
+                pair_counts[p] -= freq[w]
+                where[p].discard(w)
+            for p in zip(new, new[1:]):              # ... and put its new pairs in
+                pair_counts[p] += freq[w]
+                where[p].add(w)
+            words[w] = new
+            for p in set(zip(old, old[1:])) | set(zip(new, new[1:])):
+                if pair_counts[p] > 0:
+                    heapq.heappush(heap, (-pair_counts[p], p))
+                else:
+                    del pair_counts[p]
+                    where.pop(p, None)
+    specials = {token: 256 + n_merges + i for i, token in enumerate(special_tokens)}
+    return BPETokenizer(merges, specials, pattern=pattern)
+
+
+# ---------------------------------------------------------------------------
+# GPT-2's merges in the from-scratch tokenizer
+# ---------------------------------------------------------------------------
+
+
+@functools.cache
+def gpt2_tokenizer() -> BPETokenizer:
+    """The from-scratch :class:`BPETokenizer` with GPT-2's vocabulary and merges (from ``data/gpt2/``)."""
+    encoder, merge_lines = _gpt2_files()
+    table = gpt2_bytes_to_unicode()
+    byte_ids = [encoder[table[b]] for b in range(256)]
+    merges = {(encoder[first], encoder[second]): encoder[first + second] for first, second in merge_lines}
+    return BPETokenizer(merges, {ENDOFTEXT: GPT2_ENDOFTEXT_ID}, byte_ids, GPT2_SPLIT_PATTERN)
+
+
+# ---------------------------------------------------------------------------
+# Seeing tokens
+# ---------------------------------------------------------------------------
+
+#: Background colours of consecutive tokens (red;green;blue).
+TOKEN_COLOURS = ("102,194,165", "252,141,98", "141,160,203", "231,138,195", "166,216,84", "255,217,47")
+
+
+def token_label(piece: bytes) -> str:
+    """A token's text for display: its characters, or its bytes in hex (``<f0 9f>``) when
+    it is only part of a character; a newline shows as ``↵``."""
+    try:
+        text = piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return "<" + piece.hex(" ") + ">"
+    return text.replace("\n", "↵\n")
+
+
+def tokens_html(pieces: Sequence[bytes], title: str = "") -> str:
+    """HTML that shows each token on its own coloured background (for ``IPython.display.HTML``)."""
+    spans = []
+    for i, piece in enumerate(pieces):
+        colour = TOKEN_COLOURS[i % len(TOKEN_COLOURS)]
+        label = html.escape(token_label(piece))  # white-space: pre-wrap keeps new lines
+        spans.append(f'<span style="background: rgb({colour}); color: black; '
+                     f'border-radius: 3px; padding: 1px 0;">{label}</span>')
+    heading = f"<b>{html.escape(title)}</b> ({len(pieces)} tokens)<br>" if title else ""
+    return (f'<div style="font-family: monospace; white-space: pre-wrap; line-height: 1.9; '
+            f'margin-bottom: 8px;">{heading}{"".join(spans)}</div>')

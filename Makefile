@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (LLMs from Dummies)" >/dev/null
 	touch $(STAMP)
 
+# (--allow-root only when run as root, e.g. in a container: JupyterLab refuses root otherwise.)
 lab: $(STAMP)
-	$(PY) -m jupyter lab --notebook-dir=notebooks
+	$(PY) -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Unit tests, notebook tests, and strict nbval on the solutions (saved outputs compared).
 test: $(STAMP)

@@ -278,3 +278,40 @@ class MultiHeadAttention(nn.Module):
                         theirs.bias.copy_(mine.bias[rows])
             heads.append(head)
         return heads
+
+
+def plot_attention(
+    weights: Tensor,
+    query_labels: list[str],
+    key_labels: list[str],
+    title: str = "attention weights",
+    ax=None,  # a matplotlib Axes, or None for a new figure
+    annotate: bool = True,
+):
+    """Heatmap of a ``(T_q, T_k)`` weight matrix: one row per query, one column per key.
+
+    Returns the matplotlib ``Axes``; with ``annotate`` every cell shows its weight.
+    """
+    import matplotlib.pyplot as plt
+
+    weights = weights.detach().float()
+    if weights.shape != (len(query_labels), len(key_labels)):
+        raise ValueError(
+            f"weights of shape {tuple(weights.shape)} need {weights.shape[0]} query labels and "
+            f"{weights.shape[-1]} key labels, got {len(query_labels)} and {len(key_labels)}"
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.55 * len(key_labels) + 2, 0.45 * len(query_labels) + 1.2))
+    ax.imshow(weights.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(key_labels)), key_labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(query_labels)), query_labels)
+    ax.set_xlabel("key (attended to)")
+    ax.set_ylabel("query")
+    ax.set_title(title)
+    if annotate:
+        for i in range(weights.shape[0]):
+            for j in range(weights.shape[1]):
+                w = weights[i, j].item()
+                ax.text(j, i, f"{w:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if w > 0.6 else "black")
+    return ax

@@ -12,6 +12,7 @@ from helpers.attention import (
     SelfAttentionHead,
     attention_weights,
     causal_mask,
+    plot_attention,
     scaled_dot_product_attention,
     softmax,
 )
@@ -235,3 +236,15 @@ def test_kv_cache_append():
         cache.append(torch.randn(1, 3, 1, 4), torch.randn(1, 3, 1, 4))
     with pytest.raises(ValueError, match=r"\(B, n_heads, T_new, head_dim\)"):
         cache.append(torch.randn(2, 1, 4), torch.randn(2, 1, 4))
+
+
+def test_plot_attention_labels_and_shape_errors():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    w = torch.softmax(torch.randn(2, 3), dim=-1)
+    ax = plot_attention(w, ["a", "b"], ["x", "y", "z"], title="t")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
+    assert ax.get_title() == "t"
+    with pytest.raises(ValueError, match="2 query labels and 3 key labels"):
+        plot_attention(w, ["a"], ["x", "y", "z"])

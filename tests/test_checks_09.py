@@ -1,0 +1,68 @@
+"""Notebook 09's checks: the right answers pass, plausible wrong ones are caught with a useful hint."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import checks
+from helpers.checks import WrongAnswer
+
+
+def test_check_next_token_ids(capsys):
+    checks.check_next_token_ids(lambda logits: logits[:, -1, :].argmax(dim=-1))
+    assert "Exercise 9.1" in capsys.readouterr().out
+    for wrong, hint in [
+        (lambda lg: lg.argmax(dim=-1), "EVERY position"),
+        (lambda lg: lg[:, 0, :].argmax(dim=-1), "FIRST token"),
+        (lambda lg: lg[:, -1, :].argmin(dim=-1), "argmax, not argmin"),
+        (lambda lg: lg.argmax(dim=1), "vocabulary axis"),
+        (lambda lg: lg[:, -1, :].softmax(-1).argmax(dim=0), "last position"),
+    ]:
+        with pytest.raises(WrongAnswer, match=hint):
+            checks.check_next_token_ids(wrong)
+
+
+def count(c, tied_head_counted=False, head_bias=False, pos=True, qkv_bias=None, final_norm=True,
+          norms_per_block=2, out_proj=True, hidden=4):
+    e = c.emb_dim
+    qkv_bias = c.qkv_bias if qkv_bias is None else qkv_bias
+    block = norms_per_block * 2 * e + 3 * (e * e + (e if qkv_bias else 0))
+    block += (e * e + e) if out_proj else 0
+    block += (e * hidden * e + hidden * e) + (hidden * e * e + e)
+    total = c.vocab_size * e + (c.context_length * e if pos else 0) + c.n_layers * block
+    total += 2 * e if final_norm else 0
+    if not c.tie_weights or tied_head_counted:
+        total += c.vocab_size * e + (c.vocab_size if head_bias else 0)
+    return total
+
+
+def test_check_gpt_parameter_count(capsys):
+    checks.check_gpt_parameter_count(count)
+    assert "Exercise 9.2" in capsys.readouterr().out
+    for kwargs, hint in [
+        (dict(tied_head_counted=True), "count it once"),
+        (dict(head_bias=True), "no bias"),
+        (dict(pos=False), "position embeddings"),
+        (dict(qkv_bias=True), "only when config.qkv_bias is True"),
+        (dict(final_norm=False), "final layer norm"),
+        (dict(out_proj=False), "out_proj"),
+        (dict(hidden=1), "expands to 4·emb_dim"),
+    ]:
+        with pytest.raises(WrongAnswer, match=hint):
+            checks.check_gpt_parameter_count(lambda c, kw=kwargs: count(c, **kw))
+    with pytest.raises(WrongAnswer, match="its own"):  # forgot the untied head
+        checks.check_gpt_parameter_count(lambda c: count(c) - (0 if c.tie_weights else c.vocab_size * c.emb_dim))
+
+
+def test_check_split_c_attn(capsys):
+    checks.check_split_c_attn(lambda w: tuple(part.T for part in w.chunk(3, dim=1)))
+    assert "Exercise 9.3" in capsys.readouterr().out
+    e_of = lambda w: w.shape[0]  # noqa: E731
+    for wrong, hint in [
+        (lambda w: tuple(w.chunk(3, dim=1)), "transpose each block"),
+        (lambda w: tuple(part.T for part in w.chunk(3, dim=1))[::-1], "query, key, value"),
+        (lambda w: tuple(w.T.reshape(3, e_of(w), e_of(w)).transpose(1, 2)), "split along the columns|not quite"),
+        (lambda w: (w.T,), "three tensors"),
+    ]:
+        with pytest.raises(WrongAnswer, match=hint):
+            checks.check_split_c_attn(wrong)

@@ -152,9 +152,9 @@ def train_word2vec(
     dim: int = 32,
     window: int = 2,
     n_negatives: int = 5,
-    epochs: int = 3,
-    batch_size: int = 2048,
-    lr: float = 0.02,
+    epochs: int = 2,
+    batch_size: int = 4096,
+    lr: float = 0.03,
     seed: int = 0,
 ) -> tuple[Word2Vec, list[float]]:
     """Train skip-gram with negative sampling on ``sentences`` (split on spaces).

@@ -88,8 +88,8 @@ def scaled_dot_product_attention(
     Shapes: ``q`` ``(..., T_q, d)``, ``k`` ``(..., T_k, d)``, ``v``
     ``(..., T_k, d_v)`` → ``(..., T_q, d_v)``. ``mask`` is boolean, ``True``
     where a query may attend to a key (PyTorch's convention). A query whose
-    row of the mask is all ``False`` gets an output of zeros (PyTorch gives
-    NaN there).
+    row of the mask is all ``False`` gets an output of zeros, never NaN (the
+    textbook formula with ``torch.softmax`` gives NaN there).
     """
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(
@@ -235,8 +235,9 @@ class MultiHeadAttention(nn.Module):
         B, T, _ = x.shape
         start = 0 if kv_cache is None else len(kv_cache)
         if start + T > self.context_length:
+            cached = f" ({start} cached + {T} new)" if kv_cache is not None else ""
             raise ValueError(
-                f"sequence of {start + T} tokens ({start} cached + {T} new) is longer than "
+                f"sequence of {start + T} tokens{cached} is longer than "
                 f"context_length={self.context_length}"
             )
         q = self.split_heads(self.W_query(x))  # (B, T, d_model) -> (B, n_heads, T, head_dim)

@@ -1,18 +1,26 @@
-"""Byte-pair encoding (notebook 06): GPT-2's tokenizer, offline.
+"""Byte-pair encoding (notebook 06): train a byte-level BPE tokenizer, and GPT-2's, offline.
 
-:func:`gpt2_encoding` builds ``tiktoken``'s GPT-2 encoding from the files in
-``data/gpt2/`` instead of downloading them, so every notebook can tokenise text
-the way GPT-2 does without a network.
+- :func:`count_pairs` and :func:`merge_pair` are the two steps of BPE.
+- :func:`train_bpe` learns merges from text (GPT-2's pre-tokenisation, UTF-8
+  bytes as the 256 first tokens) and returns a :class:`BPETokenizer`, which
+  encodes, decodes, saves and loads.
+- :func:`gpt2_tokenizer` is that from-scratch tokenizer loaded with GPT-2's
+  vocabulary and merges from ``data/gpt2/``; it encodes exactly like tiktoken.
+- :func:`gpt2_encoding` builds ``tiktoken``'s own GPT-2 encoding from the same
+  files instead of downloading them, so every notebook works without a network.
+- :func:`tokens_html` shows tokens on coloured backgrounds.
 
     >>> gpt2_encoding().encode("Hello, world")
+    [15496, 11, 995]
+    >>> gpt2_tokenizer().encode("Hello, world")
     [15496, 11, 995]
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import heapq
+import html
 import json
 import math
 from collections import Counter, defaultdict
@@ -214,7 +222,9 @@ class BPETokenizer:
             ids.extend(self._chunk_cache[chunk])
         return ids
 
-    def encode(self, text: str, allowed_special: Literal["all"] | AbstractSet[str] = frozenset()) -> list[int]:
+    def encode(
+        self, text: str, allowed_special: Literal["all"] | AbstractSet[str] = frozenset()
+    ) -> list[int]:
         """Encode ``text`` to token ids; ``allowed_special`` special tokens become one id each.
 
         As in tiktoken, a special token in ``text`` that is not allowed raises

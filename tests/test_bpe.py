@@ -184,6 +184,8 @@ def test_gpt2_special_token_and_vocabulary():
     assert tokenizer.vocab_size == 50257
     text = "Hello, do you like tea? <|endoftext|> In the sunlit terraces"
     assert tokenizer.encode(text, allowed_special="all") == gpt2_encoding().encode(text, allowed_special="all")
+    for text in ["a  <|endoftext|>  b\n<|endoftext|><|endoftext|>", "<|endoftext|>", " <|endoftext|>\n\n x"]:
+        assert tokenizer.encode(text, allowed_special="all") == gpt2_encoding().encode(text, allowed_special="all")
     assert all(tokenizer.token_bytes(i) == gpt2_encoding().decode_single_token_bytes(i) for i in range(50257))
 
 

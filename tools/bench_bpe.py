@@ -2,7 +2,8 @@
 
 1. Training a vocabulary of 2,048 tokens on the course's English prose, with the
    incremental trainer of helpers/bpe.py and with a naive trainer that re-counts
-   every pair of the corpus after every merge (same chunks, same merges).
+   every pair of the corpus after every merge (same chunks, same merges; it
+   takes minutes).
 2. Encoding the prose with the from-scratch GPT-2 tokenizer, against tiktoken.
 
     python tools/bench_bpe.py [--vocab-size 2048]

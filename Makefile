@@ -7,6 +7,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Jupyter looks in .venv before ~/.local, so the course kernel is this venv's Python.
 export JUPYTER_PREFER_ENV_PATH := 1
+# Saved outputs are made and checked with one thread per process: float sums then add up
+# in the same order on every machine, whatever its number of cores.
+SINGLE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 .PHONY: lab test release execute data bench clean
 
@@ -21,10 +24,11 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(PY) -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# Unit tests, notebook tests, and strict nbval on the solutions (saved outputs compared).
+# Unit tests, notebook tests, and strict nbval on the solutions (saved outputs compared),
+# spread over all cores by file (a notebook's cells stay in order on one worker).
 test: $(STAMP)
-	TQDM_DISABLE=1 $(PY) -m pytest -p tests.nbval_settings --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg tests solutions
+	$(SINGLE_THREAD) TQDM_DISABLE=1 $(PY) -m pytest -n auto --dist loadfile -p tests.nbval_settings \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg tests solutions
 
 # Regenerate the student notebooks from the solutions.
 release: $(STAMP)
@@ -32,7 +36,7 @@ release: $(STAMP)
 
 # Re-execute the solutions in place (fresh saved outputs), then regenerate the student notebooks.
 execute: $(STAMP)
-	$(PY) tools/execute.py
+	$(SINGLE_THREAD) $(PY) tools/execute.py
 	$(PY) tools/release.py
 
 # Regenerate the generated files in data/ (see data/README.md).

@@ -47,7 +47,7 @@ def softmax(x: Tensor, dim: int = -1, beta: float = 1.0) -> Tensor:
     return exps / torch.where(total > 0, total, torch.ones_like(total))
 
 
-def causal_mask(T: int) -> Tensor:
+def causal_mask(T: int, device: torch.device | str | None = None) -> Tensor:
     """Boolean ``(T, T)`` mask, ``True`` on and below the diagonal.
 
     Row ``i`` is query position ``i``; it may attend to key positions
@@ -55,7 +55,7 @@ def causal_mask(T: int) -> Tensor:
     """
     if T < 1:
         raise ValueError(f"causal_mask needs a length T >= 1, got {T}")
-    return torch.ones(T, T, dtype=torch.bool).tril()
+    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 
 def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -172,7 +172,7 @@ class SelfAttentionHead(nn.Module):
                 f"sequence of {T} tokens is longer than context_length={self.context_length}"
             )
         q, k, v = self.W_query(x), self.W_key(x), self.W_value(x)  # each (B, T, d_out)
-        mask = causal_mask(T) if self.causal else None
+        mask = causal_mask(T, device=x.device) if self.causal else None
         weights = self.dropout(attention_weights(q, k, mask))  # (B, T, T)
         return weights @ v  # (B, T, d_out)
 
@@ -246,7 +246,7 @@ class MultiHeadAttention(nn.Module):
         if kv_cache is not None:
             k, v = kv_cache.append(k, v)  # (B, n_heads, start + T, head_dim)
         # The new queries sit at absolute positions start .. start+T-1.
-        mask = causal_mask(start + T)[start:] if self.causal else None  # (T, start + T)
+        mask = causal_mask(start + T, device=x.device)[start:] if self.causal else None  # (T, start + T)
         weights = attention_weights(q, k, mask)  # (B, n_heads, T, start + T)
         out = self.dropout(weights) @ v  # (B, n_heads, T, head_dim)
         out = out.transpose(1, 2).contiguous().view(B, T, self.d_model)  # concatenate heads

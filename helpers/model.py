@@ -84,6 +84,9 @@ class LayerNorm(nn.Module):
         normalised = (x - mean) / torch.sqrt(var + self.eps)
         return normalised * self.scale + self.shift
 
+    def extra_repr(self) -> str:
+        return f"{self.scale.shape[0]}, eps={self.eps}"
+
 
 def gelu(x: Tensor) -> Tensor:
     """GELU with GPT-2's tanh approximation (``F.gelu(x, approximate="tanh")``)."""

@@ -222,7 +222,10 @@ class MultiHeadAttention(nn.Module):
         return x.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
 
     def attention_weights(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
-        """The attention weights ``(B, n_heads, T, T_total)`` for ``x`` (before dropout)."""
+        """The attention weights ``(B, n_heads, T, T_total)`` for ``x`` (before dropout).
+
+        With a ``kv_cache`` this appends ``x``'s keys and values to it, as ``forward`` does.
+        """
         return self._attend(x, kv_cache)[1]
 
     def forward(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:

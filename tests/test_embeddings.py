@@ -77,6 +77,8 @@ def test_gendered_analogies_land_in_the_top_3(small_model):
 
     Top 3, not top 1: roi, père and garçon appear in exactly the same contexts in the
     corpus, so the model learns "feminine person" but cannot tell a queen from a mother.
+    With seed 0 the top 3 are exactly reine, fille and mère; with seeds 0-3 the expected
+    word is always in the top 3 (seed 2 once lets the adjective heureuse in).
     """
     model, _ = small_model
     feminine_people = {"reine", "fille", "mère", "femme"}

@@ -248,15 +248,3 @@ def test_plot_attention_labels_and_shape_errors():
     assert ax.get_title() == "t"
     with pytest.raises(ValueError, match="2 query labels and 3 key labels"):
         plot_attention(w, ["a"], ["x", "y", "z"])
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_multi_head_attention_with_cache_runs_on_the_gpu_like_on_the_cpu():
-    torch.manual_seed(12)
-    mha = MultiHeadAttention(8, 2, context_length=6).eval()
-    x = torch.randn(1, 6, 8)
-    cache = KVCache()
-    gpu = mha.to("cuda")
-    steps = [gpu(x[:, t : t + 1].cuda(), kv_cache=cache) for t in range(6)]
-    assert causal_mask(3, device="cuda").is_cuda
-    assert torch.allclose(torch.cat(steps, dim=1).cpu(), mha.cpu()(x), atol=1e-5)

@@ -1,0 +1,214 @@
+"""helpers/training.py: datasets, loss, schedule, loop, checkpoints, greedy translation."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers.model import GPT, GPTConfig
+from helpers.training import (
+    IGNORE_INDEX,
+    NextTokenDataset,
+    TranslationDataset,
+    WordVocabulary,
+    cross_entropy,
+    encode_translation_pair,
+    exact_match,
+    learning_rate,
+    load_checkpoint,
+    make_loader,
+    next_token_windows,
+    perplexity,
+    save_checkpoint,
+    train,
+    translate_greedy,
+)
+
+PAIRS = [("le chat dort", "the cat sleeps"), ("la souris blanche dort", "the white mouse sleeps")]
+
+
+def tiny_config(vocab_size: int) -> GPTConfig:
+    return GPTConfig(vocab_size=vocab_size, context_length=16, emb_dim=16, n_layers=1, n_heads=2, dropout=0.0)
+
+
+# --- datasets ---------------------------------------------------------------
+
+
+def test_windows_are_shifted_by_one_and_start_stride_apart():
+    inputs, targets = next_token_windows(list(range(10)), context_length=4, stride=3)
+    assert inputs.tolist() == [[0, 1, 2, 3], [3, 4, 5, 6]]
+    assert targets.tolist() == [[1, 2, 3, 4], [4, 5, 6, 7]]
+
+
+def test_windows_keep_the_last_one_whose_target_exists():
+    inputs, targets = next_token_windows(torch.arange(9), context_length=4, stride=1)
+    assert len(inputs) == 5  # starts 0..4: the window at 4 ends with target 8
+    assert targets[-1].tolist() == [5, 6, 7, 8]
+
+
+def test_windows_reject_too_short_text_and_bad_sizes():
+    with pytest.raises(ValueError, match="too few"):
+        next_token_windows([1, 2, 3], context_length=3, stride=1)
+    with pytest.raises(ValueError, match="stride"):
+        next_token_windows([1, 2, 3], context_length=2, stride=0)
+
+
+def test_next_token_dataset_and_loader_give_batches():
+    dataset = NextTokenDataset(list(range(20)), context_length=5, stride=5)
+    assert len(dataset) == 3
+    x, y = next(iter(make_loader(dataset, batch_size=2, shuffle=False)))
+    assert x.shape == y.shape == (2, 5)
+    assert torch.equal(x[:, 1:], y[:, :-1])
+
+
+def test_loader_shuffling_is_fixed_by_the_seed():
+    dataset = NextTokenDataset(list(range(100)), context_length=4, stride=4)
+    first = [x[:, 0].tolist() for x, _ in make_loader(dataset, batch_size=5, seed=3)]
+    again = [x[:, 0].tolist() for x, _ in make_loader(dataset, batch_size=5, seed=3)]
+    assert first == again
+    assert first != [x[:, 0].tolist() for x, _ in make_loader(dataset, batch_size=5, seed=4)]
+
+
+def test_translation_pair_masks_the_french_targets():
+    vocab = WordVocabulary.from_texts([t for pair in PAIRS for t in pair])
+    inputs, targets = encode_translation_pair("le chat dort", "the cat sleeps", vocab)
+    assert vocab.decode(inputs) == "le chat dort <sep> the cat sleeps"
+    assert targets[:3].tolist() == [IGNORE_INDEX] * 3  # chat, dort, <sep> are given, not predicted
+    assert vocab.decode(targets[3:]) == "the cat sleeps <eos>"
+
+
+def test_vocabulary_specials_come_first_and_unknown_words_raise():
+    vocab = WordVocabulary.from_texts(["b a", "c"])
+    assert vocab.words == ["<pad>", "<sep>", "<eos>", "a", "b", "c"]
+    assert vocab.encode("c a") == [5, 3]
+    with pytest.raises(KeyError, match="'z' is not in the vocabulary"):
+        vocab.encode("a z")
+
+
+def test_collate_pads_inputs_and_ignores_padded_targets():
+    vocab = WordVocabulary.from_texts([t for pair in PAIRS for t in pair])
+    dataset = TranslationDataset(PAIRS, vocab)
+    inputs, targets = dataset.collate([dataset[0], dataset[1]])
+    assert inputs.shape == targets.shape == (2, dataset.longest) == (2, 9)
+    assert inputs[0, -1] == vocab.pad_id and targets[0, -1] == IGNORE_INDEX
+    assert (targets[1] != IGNORE_INDEX).sum() == 5  # the white mouse sleeps <eos>
+
+
+# --- the loss ---------------------------------------------------------------
+
+
+def test_cross_entropy_equals_torch_with_and_without_ignored_targets():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 5, 11) * 3
+    targets = torch.randint(0, 11, (3, 5))
+    expected = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+    assert torch.allclose(cross_entropy(logits, targets), expected, atol=1e-6)
+    targets[0, :3] = IGNORE_INDEX
+    targets[2, 4] = IGNORE_INDEX
+    expected = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
+    assert torch.allclose(cross_entropy(logits, targets), expected, atol=1e-6)
+
+
+def test_cross_entropy_is_stable_for_huge_logits_and_checks_shapes():
+    logits = torch.tensor([[1000.0, 0.0, -1000.0]])
+    assert torch.isfinite(cross_entropy(logits, torch.tensor([2])))
+    with pytest.raises(ValueError, match="do not match"):
+        cross_entropy(torch.zeros(2, 3, 4), torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="every target"):
+        cross_entropy(torch.zeros(2, 4), torch.full((2,), IGNORE_INDEX))
+
+
+def test_uniform_logits_give_loss_ln_vocab_and_perplexity_vocab():
+    loss = cross_entropy(torch.zeros(4, 50), torch.arange(4))
+    assert math.isclose(float(loss), math.log(50), rel_tol=1e-6)
+    assert math.isclose(perplexity(loss), 50, rel_tol=1e-5)
+
+
+# --- the schedule and the loop ---------------------------------------------
+
+
+def test_learning_rate_warms_up_linearly_then_decays_by_cosine():
+    lrs = [learning_rate(s, steps=110, lr=1.0, warmup_steps=10) for s in range(110)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[10] == pytest.approx(1.0)
+    assert lrs[60] == pytest.approx(0.55)  # halfway down from 1.0 to 0.1
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert learning_rate(110, steps=110, lr=1.0, warmup_steps=10) == pytest.approx(0.1)
+    assert learning_rate(0, steps=5, lr=2.0) == pytest.approx(2.0)  # no warm-up
+
+
+def test_training_reduces_the_loss_and_records_history():
+    torch.manual_seed(0)
+    text = [0, 1, 2, 3, 4, 5, 6, 7] * 21  # 160 windows: 10 full batches per epoch
+    dataset = NextTokenDataset(text, context_length=8, stride=1)
+    loader = make_loader(dataset, batch_size=16)
+    model = GPT(tiny_config(8))
+    history = train(model, loader, loader, steps=40, lr=1e-2, warmup_steps=4, eval_every=20, eval_batches=2, progress=False)
+    assert len(history.train_loss) == len(history.lr) == 40
+    assert history.eval_steps == [20, 40] and len(history.val_loss) == 2
+    assert history.train_loss[0] > 1.8  # about ln 8 = 2.08 before training
+    assert history.val_loss[-1] < 0.3  # the sequence is fully predictable
+    assert history.tokens_seen == 40 * 16 * 8
+    assert not model.training
+
+
+def test_training_is_deterministic_for_a_seed():
+    dataset = NextTokenDataset(list(range(8)) * 10, context_length=6, stride=2)
+
+    def run() -> list[float]:
+        torch.manual_seed(1)
+        model = GPT(tiny_config(8))
+        return train(model, make_loader(dataset, 8, seed=1), steps=5, lr=1e-2, progress=False).train_loss
+
+    assert run() == run()
+
+
+# --- checkpoints and translation -------------------------------------------
+
+
+def test_checkpoint_round_trip_gives_identical_logits():
+    torch.manual_seed(0)
+    config = tiny_config(12)
+    model = GPT(config).eval()
+    ids = torch.randint(0, 12, (2, 7))
+    with tempfile.TemporaryDirectory() as folder:
+        path = save_checkpoint(model, config, Path(folder) / "model.pt", extra={"words": ["a", "b"]})
+        loaded, extra = load_checkpoint(path)
+    assert extra == {"words": ["a", "b"]}
+    assert loaded.config == config
+    assert torch.equal(loaded(ids), model(ids))
+
+
+class CopyModel(nn.Module):
+    """A fake model that 'translates' by copying the French words after <sep>, then <eos>."""
+
+    def __init__(self, vocab: WordVocabulary):
+        super().__init__()
+        self.vocab = vocab
+        self.pos_emb = nn.Embedding(32, 1)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        logits = torch.zeros(*ids.shape, len(self.vocab))
+        for row, seq in enumerate(ids.tolist()):
+            sep = seq.index(self.vocab.sep_id)
+            done = len(seq) - sep - 1
+            logits[row, -1, seq[done] if done < sep else self.vocab.eos_id] = 1.0
+        return logits
+
+
+def test_translate_greedy_decodes_batches_of_different_lengths_in_order():
+    sentences = ["le chat dort", "la souris blanche dort", "le chat", "dort"]
+    vocab = WordVocabulary.from_texts(sentences)
+    assert translate_greedy(CopyModel(vocab), vocab, sentences) == sentences
+
+
+def test_exact_match_compares_whole_sentences():
+    assert exact_match(["the cat", "a dog", "x"], ["the cat", "the dog", "x"]) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        exact_match(["a"], ["a", "b"])

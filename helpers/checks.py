@@ -1048,6 +1048,8 @@ def check_next_token_ids(next_token_ids: Callable) -> None:
             return "return a tensor of token ids, one per sequence: shape (B,)."
         if tuple(got.shape) == tuple(logits.shape[:2]):
             return "you picked a token at EVERY position; only the last position predicts the next token."
+        if tuple(got.shape) == (logits.shape[0], 1):
+            return "return shape (B,), one id per sequence: argmax without keepdim=True."
         if tuple(got.shape) == (logits.shape[0], logits.shape[2]):
             return "argmax over the vocabulary axis (dim=-1), not over the positions."
         if tuple(got.shape) == (logits.shape[0],):

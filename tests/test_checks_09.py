@@ -16,6 +16,7 @@ def test_check_next_token_ids(capsys):
         (lambda lg: lg[:, 0, :].argmax(dim=-1), "FIRST token"),
         (lambda lg: lg[:, -1, :].argmin(dim=-1), "argmax, not argmin"),
         (lambda lg: lg.argmax(dim=1), "vocabulary axis"),
+        (lambda lg: lg[:, -1, :].argmax(dim=-1, keepdim=True), "without keepdim"),
         (lambda lg: lg[:, -1, :].softmax(-1).argmax(dim=0), "last position"),
     ]:
         with pytest.raises(WrongAnswer, match=hint):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -38,7 +39,7 @@ def expected_count(c: GPTConfig) -> int:
 @pytest.mark.parametrize("name", list(GPT_CONFIGS))
 @pytest.mark.parametrize("tied", [True, False])
 def test_parameter_counts_of_the_four_gpt2_sizes(name, tied):
-    config = GPTConfig(**{**GPT_CONFIGS[name].__dict__, "tie_weights": tied})
+    config = replace(GPT_CONFIGS[name], tie_weights=tied)
     with torch.device("meta"):
         model = GPT(config)
     assert count_parameters(model) == expected_count(config)
@@ -57,7 +58,7 @@ def test_gpt2_small_has_124_439_808_parameters_tied_and_the_sizes_are_gpt2s():
 
 def test_tied_head_shares_the_embedding_matrix_and_untied_does_not():
     tied = GPT(TINY)
-    untied = GPT(GPTConfig(**{**TINY.__dict__, "tie_weights": False}))
+    untied = GPT(replace(TINY, tie_weights=False))
     assert tied.out_head.weight is tied.tok_emb.weight
     assert untied.out_head.weight is not untied.tok_emb.weight
     assert count_parameters(untied) - count_parameters(tied) == TINY.vocab_size * TINY.emb_dim
@@ -217,7 +218,7 @@ def test_loaded_weights_give_the_reference_logits(tmp_path, prefix):
 def test_untied_model_takes_the_head_from_the_embedding_when_there_is_none(tmp_path):
     tensors = gpt2_checkpoint(TINY)
     save_file(tensors, str(tmp_path / "m.safetensors"))
-    untied = GPT(GPTConfig(**{**TINY.__dict__, "tie_weights": False}))
+    untied = GPT(replace(TINY, tie_weights=False))
     load_gpt2_weights(untied, tmp_path / "m.safetensors")
     assert torch.equal(untied.out_head.weight, tensors["wte.weight"])
 
@@ -225,12 +226,12 @@ def test_untied_model_takes_the_head_from_the_embedding_when_there_is_none(tmp_p
 def test_a_checkpoint_that_does_not_fit_names_the_tensor(tmp_path):
     path = tmp_path / "m.safetensors"
     save_file(gpt2_checkpoint(TINY), str(path))
-    wider = GPTConfig(**{**TINY.__dict__, "context_length": 32})
+    wider = replace(TINY, context_length=32)
     with pytest.raises(ValueError, match=r"'wpe.weight' has shape \(16, 12\).*needs \(32, 12\)"):
         load_gpt2_weights(GPT(wider), path)
-    deeper = GPTConfig(**{**TINY.__dict__, "n_layers": 3})
+    deeper = replace(TINY, n_layers=3)
     with pytest.raises(KeyError, match="h.2.ln_1.weight"):
         load_gpt2_weights(GPT(deeper), path)
-    shallower = GPTConfig(**{**TINY.__dict__, "n_layers": 1})
+    shallower = replace(TINY, n_layers=1)
     with pytest.raises(ValueError, match="no place in the model.*h.1.attn.c_attn.bias"):
         load_gpt2_weights(GPT(shallower), path)

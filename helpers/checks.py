@@ -1604,3 +1604,203 @@ def check_bpe_vocab(build_vocab: Callable[[dict[tuple[int, int], int]], dict[int
 
     run_cases(check_bpe_vocab.exercise, build_vocab, cases, diagnose=diagnose,
               success="Every id now has its bytes: you can decode.")
+
+
+# ---------------------------------------------------------------------------
+# 10 — training
+# ---------------------------------------------------------------------------
+
+import torch as _torch10  # noqa: E402
+
+
+def _stacked10(func: Callable) -> Callable:
+    """Wrap an answer that returns (inputs, targets): stack the pair into one tensor to compare.
+
+    A pair of two same-shaped tensors becomes ``torch.stack([inputs, targets])``
+    (row 0 = inputs, row 1 = targets); anything else is returned unchanged.
+    """
+
+    def stacked(*args: Any) -> Any:
+        got = func(*args)
+        if isinstance(got, tuple) and len(got) == 2 and all(hasattr(t, "shape") for t in got):
+            inputs, targets = (_torch10.as_tensor(t) for t in got)
+            if inputs.shape == targets.shape:
+                return _torch10.stack([inputs, targets])
+        return got
+
+    stacked.__name__ = getattr(func, "__name__", "your_function")
+    return stacked
+
+
+def _pair10(got: Any) -> tuple[Any, Any] | None:
+    """(inputs, targets) from what :func:`_stacked10` returned, or None if it is not a pair."""
+    if hasattr(got, "shape") and got.dim() >= 1 and got.shape[0] == 2:
+        return got[0], got[1]
+    if isinstance(got, tuple) and len(got) == 2 and all(hasattr(t, "shape") for t in got):
+        return tuple(_torch10.as_tensor(t) for t in got)
+    return None
+
+
+def _windows10(ids: list[int], context_length: int, stride: int) -> Any:
+    """The reference answer of exercise 10.1."""
+    ids_t = _torch10.tensor(ids)
+    starts = range(0, len(ids) - context_length, stride)
+    inputs = _torch10.stack([ids_t[s : s + context_length] for s in starts])
+    targets = _torch10.stack([ids_t[s + 1 : s + context_length + 1] for s in starts])
+    return _torch10.stack([inputs, targets])  # (2, n_windows, context_length)
+
+
+@exercise("10.1", "Cut a text into next-token windows")
+def check_next_token_windows(make_windows: Callable[[list[int], int, int], tuple[Any, Any]]) -> None:
+    """(inputs, targets), each (n_windows, context_length); targets shifted by one; starts stride apart."""
+    shift_hint = "targets are the inputs shifted ONE token to the left: ids[s+1 : s+context_length+1]."
+    cases = [
+        Case((list(range(10)), 4, 3), _windows10(list(range(10)), 4, 3), shift_hint),
+        Case((list(range(10)), 4, 1), _windows10(list(range(10)), 4, 1),
+             "with stride 1 every start 0, 1, 2, ... gives a window, up to the last whose final target exists."),
+        Case(([5, 3, 8, 1, 9, 2, 7, 4, 6], 3, 3), _windows10([5, 3, 8, 1, 9, 2, 7, 4, 6], 3, 3), shift_hint),
+        Case(([7, 1, 4, 2], 3, 2), _windows10([7, 1, 4, 2], 3, 2),
+             "4 tokens and context 3: exactly one window, inputs [7, 1, 4] and targets [1, 4, 2]."),
+        Case((list(range(20, 33)), 4, 4), _windows10(list(range(20, 33)), 4, 4), shift_hint),
+    ]
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        ids, context_length, stride = case.args
+        expected_inputs, expected_targets = case.expected
+        if _pair10(got) is None:
+            return "return a tuple (inputs, targets) of two tensors: torch.stack the windows."
+        inputs, targets = _pair10(got)
+        n_expected = len(expected_inputs)
+        if tuple(inputs.shape) == tuple(expected_inputs.shape) and _torch10.equal(
+            _torch10.as_tensor(inputs), expected_inputs
+        ):
+            if _torch10.equal(_torch10.as_tensor(targets), expected_inputs):
+                return "your targets equal your inputs: shift them by one token (the NEXT token is the target)."
+            return shift_hint
+        if inputs.dim() == 2 and inputs.shape[1] == context_length:
+            n_got = inputs.shape[0]
+            n_stride_1 = len(range(0, len(ids) - context_length))
+            if stride > 1 and n_got == n_stride_1:
+                return f"you made a window at EVERY start; consecutive windows start stride={stride} tokens apart."
+            if n_got == n_expected - 1:
+                return ("you dropped the last window: a window starting at s is valid while "
+                        "s + context_length < len(ids), i.e. range(0, len(ids) - context_length, stride).")
+            if n_got > n_expected:
+                return ("you kept a window whose last target does not exist: stop when "
+                        "s + context_length reaches len(ids).")
+        if inputs.dim() == 2 and inputs.shape[1] == context_length + 1:
+            return "each input window has context_length tokens; the one extra token is only in the targets."
+        return None
+
+    run_cases(check_next_token_windows.exercise, _stacked10(make_windows), cases, diagnose=diagnose,
+              success="Every window now asks the model to predict its next token.")
+
+
+@exercise("10.2", "Cross-entropy by hand")
+def check_cross_entropy_by_hand(cross_entropy_by_hand: Callable[[Any, Any], Any]) -> None:
+    """-mean(log softmax(logits)[range(N), targets]) for logits (N, V), targets (N,)."""
+    import torch.nn.functional as F
+
+    gen = _torch10.Generator().manual_seed(102)
+    examples = [
+        (_torch10.randn(4, 6, generator=gen) * 2, _torch10.tensor([0, 5, 2, 2])),
+        (_torch10.randn(3, 3, generator=gen), _torch10.tensor([1, 0, 2])),  # N == V: a wrong axis keeps shapes
+        (_torch10.tensor([[2.0, 1.0, 0.1]]), _torch10.tensor([0])),
+        (_torch10.zeros(2, 10), _torch10.tensor([3, 7])),  # uniform: ln 10
+        (_torch10.tensor([[100.0, 0.0, -100.0], [0.0, 120.0, 0.0]]), _torch10.tensor([2, 0])),  # huge logits
+    ]
+    cases = [Case((lg, tg), F.cross_entropy(lg, tg), "softmax over the vocabulary (dim=-1), pick the "
+                  "probability of the right token, log, mean over the N positions, negate.")
+             for lg, tg in examples]
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        logits, targets = case.args
+        if not hasattr(got, "shape"):
+            return "return a tensor (a scalar): the loss."
+        if got.dim() != 0:
+            if tuple(got.shape) == (len(targets),):
+                return "you have one loss per position: take the MEAN over positions to get one number."
+            return "return one number (a 0-dimensional tensor): the mean over all positions."
+        got_v = float(got)
+        expected = float(case.expected)
+        if math.isnan(got_v) or math.isinf(got_v):
+            return ("your loss is NaN or infinite. Did you take the log of the logits? Logits can be "
+                    "negative: take the log of PROBABILITIES (after softmax). And for huge logits use "
+                    "torch.log_softmax: softmax underflows to 0 and log(0) = -inf.")
+        rows = _torch10.arange(len(targets))
+        probs = _torch10.softmax(logits, dim=-1)[rows, targets]
+        variants = {
+            "forgot to negate: the log of a probability is negative; the loss is MINUS the mean.": -expected,
+            "you summed over positions: take the mean (divide by N).": expected * len(targets),
+            "you took the log of the logits, not of the probabilities: apply softmax first.":
+                float(-(logits[rows, targets].clamp_min(1e-12)).log().mean()) if (logits[rows, targets] > 0).all() else None,
+            "you skipped the log: the loss is the mean NEGATIVE LOG probability.": float(-probs.mean()),
+            "softmax over the wrong axis: normalise over the vocabulary (dim=-1), not the positions.":
+                float(-_torch10.log_softmax(logits, dim=0)[rows, targets].mean()),
+            "you used the raw logits of the right tokens: convert them to (log) probabilities first.":
+                float(-logits[rows, targets].mean()),
+        }
+        for hint, value in variants.items():
+            if value is not None and abs(got_v - value) < 1e-4 and abs(value - expected) > 1e-4:
+                return hint
+        return None
+
+    run_cases(check_cross_entropy_by_hand.exercise, cross_entropy_by_hand, cases, atol=1e-4,
+              diagnose=diagnose, success="It equals F.cross_entropy.")
+
+
+def _translation_example10(french_ids: list[int], english_ids: list[int], sep_id: int, eos_id: int,
+                           ignore_index: int = -100) -> tuple[Any, Any]:
+    """The reference answer of exercise 10.3."""
+    ids = _torch10.tensor(french_ids + [sep_id] + english_ids + [eos_id])
+    inputs, targets = ids[:-1], ids[1:].clone()
+    targets[: len(french_ids)] = ignore_index
+    return _torch10.stack([inputs, targets])  # (2, sequence length)
+
+
+@exercise("10.3", "Mask the French targets")
+def check_translation_example(
+    translation_example: Callable[[list[int], list[int], int, int], tuple[Any, Any]],
+) -> None:
+    """inputs = (french + sep + english + eos)[:-1]; targets = [1:] with the first len(french) set to -100."""
+    examples = [
+        ([10, 11, 12], [20, 21, 22], 1, 2),
+        ([10, 11, 12, 13, 14], [20, 21], 1, 2),
+        ([30], [40, 41, 42, 43], 3, 4),
+        ([7, 8], [9], 0, 1),
+    ]
+    cases = [Case(args, _translation_example10(*args),
+                  "inputs: french, <sep>, english (no <eos>); targets: the same sequence shifted by one, "
+                  "with the first len(french) targets set to -100.")
+             for args in examples]
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        french_ids, english_ids, sep_id, eos_id = case.args
+        expected_inputs, expected_targets = case.expected
+        if _pair10(got) is None:
+            return "return a tuple (inputs, targets) of two 1-D tensors."
+        inputs, targets = _pair10(got)
+        if inputs.shape != expected_inputs.shape or not _torch10.equal(inputs, expected_inputs):
+            if len(inputs) == len(expected_inputs) + 1:
+                return "inputs drop the LAST token (<eos>): nothing comes after it to predict."
+            return "inputs are french + [sep_id] + english, without the final <eos>."
+        if targets.shape != expected_targets.shape:
+            return "targets are as long as inputs: the whole sequence without its FIRST token."
+        n = len(french_ids)
+        masked = (targets == -100).sum().item()
+        if (targets[n:] == -100).all() and not (targets[:n] == -100).any():
+            return "you masked the English part; mask the French part (the first targets) instead."
+        if masked == 0:
+            return "nothing is masked: set the targets of the French part to -100 so the loss ignores them."
+        if masked == n - 1:
+            return (f"you masked {masked} targets, one too few: the last French word's target is <sep>, "
+                    "which is given in the prompt, not predicted — mask the first len(french_ids) targets.")
+        if masked == n + 1:
+            return ("you masked one target too many: the target of <sep> is the FIRST English word, "
+                    "which the model must learn to predict.")
+        if targets[-1].item() != eos_id:
+            return "the last target is <eos>: the model must learn where the translation ends."
+        return None
+
+    run_cases(check_translation_example.exercise, _stacked10(translation_example), cases, diagnose=diagnose,
+              success="The loss will count only the English words.")

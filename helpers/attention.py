@@ -47,15 +47,17 @@ def softmax(x: Tensor, dim: int = -1, beta: float = 1.0) -> Tensor:
     return exps / torch.where(total > 0, total, torch.ones_like(total))
 
 
-def causal_mask(T: int, device: torch.device | str | None = None) -> Tensor:
-    """Boolean ``(T, T)`` mask, ``True`` on and below the diagonal.
+def causal_mask(T: int, device: torch.device | str | None = None, past: int = 0) -> Tensor:
+    """Boolean mask, ``True`` where a query may attend: itself and the past.
 
     Row ``i`` is query position ``i``; it may attend to key positions
-    ``0, 1, ..., i`` (itself and the past), never to the future.
+    ``0, 1, ..., i``, never to the future: a ``(T, T)`` lower triangle.
+    With ``past`` tokens already seen (a KV cache), the ``T`` queries sit at
+    positions ``past, ..., past + T - 1`` and the mask is ``(T, past + T)``.
     """
-    if T < 1:
-        raise ValueError(f"causal_mask needs a length T >= 1, got {T}")
-    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+    if T < 1 or past < 0:
+        raise ValueError(f"causal_mask needs T >= 1 and past >= 0, got T={T}, past={past}")
+    return torch.ones(T, past + T, dtype=torch.bool, device=device).tril(diagonal=past)
 
 
 def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -249,7 +251,7 @@ class MultiHeadAttention(nn.Module):
         if kv_cache is not None:
             k, v = kv_cache.append(k, v)  # (B, n_heads, start + T, head_dim)
         # The new queries sit at absolute positions start .. start+T-1.
-        mask = causal_mask(start + T, device=x.device)[start:] if self.causal else None  # (T, start + T)
+        mask = causal_mask(T, device=x.device, past=start) if self.causal else None  # (T, start + T)
         weights = attention_weights(q, k, mask)  # (B, n_heads, T, start + T)
         out = self.dropout(weights) @ v  # (B, n_heads, T, head_dim)
         out = out.transpose(1, 2).contiguous().view(B, T, self.d_model)  # concatenate heads

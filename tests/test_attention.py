@@ -248,3 +248,11 @@ def test_plot_attention_labels_and_shape_errors():
     assert ax.get_title() == "t"
     with pytest.raises(ValueError, match="2 query labels and 3 key labels"):
         plot_attention(w, ["a"], ["x", "y", "z"])
+
+
+@pytest.mark.parametrize("past", [0, 1, 5])
+def test_causal_mask_with_a_past_is_the_last_rows_of_the_full_mask(past):
+    for T in (1, 2, 4):
+        assert torch.equal(causal_mask(T, past=past), causal_mask(past + T)[past:])
+    with pytest.raises(ValueError, match="past >= 0"):
+        causal_mask(2, past=-1)

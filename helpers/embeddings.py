@@ -31,22 +31,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from helpers.matrix_dictionary import build_vocabulary
-
-
-class UnknownWordError(KeyError):
-    """A word has no embedding because it is not in the model's vocabulary."""
-
-    def __init__(self, word: str, vocabulary: Sequence[str]):
-        self.word = word
-        shown = ", ".join(list(vocabulary)[:8]) + (", ..." if len(vocabulary) > 8 else "")
-        self.message = (
-            f"{word!r} is not in the vocabulary ({len(vocabulary)} words: {shown}), "
-            "so it has no embedding. Words are lower-case French words of the corpus."
-        )
-        super().__init__(word)
-
-    def __str__(self) -> str:
-        return self.message
+from helpers.translate import UnknownWordError
 
 
 # ---------------------------------------------------------------------------
@@ -128,7 +113,10 @@ class Word2Vec(nn.Module):
     def vector(self, word: str) -> Tensor:
         """The embedding of ``word``, shape (dim,)."""
         if word not in self.index:
-            raise UnknownWordError(word, self.vocabulary)
+            raise UnknownWordError(
+                word, self.vocabulary, "vocabulary",
+                "Only words of the corpus have an embedding: lower-case French words.",
+            )
         return self.word_vectors.weight[self.index[word]].detach()
 
     @property

@@ -24,23 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from helpers.translate import tokenize
-
-
-class OutOfVocabularyError(KeyError):
-    """A word is not in the vocabulary (a ``KeyError``, as ``dict[...]`` raises)."""
-
-    def __init__(self, word: str, vocabulary: Sequence[str]):
-        self.word = word
-        shown = ", ".join(vocabulary[:8]) + (", ..." if len(vocabulary) > 8 else "")
-        self.message = (
-            f"{word!r} is not in the vocabulary ({len(vocabulary)} words: {shown}), "
-            "so it has no one-hot vector."
-        )
-        super().__init__(word)
-
-    def __str__(self) -> str:
-        return self.message
+from helpers.translate import UnknownWordError, tokenize
 
 
 def build_vocabulary(words: Iterable[str]) -> list[str]:
@@ -49,11 +33,11 @@ def build_vocabulary(words: Iterable[str]) -> list[str]:
 
 
 def word_index(word: str, vocabulary: Sequence[str]) -> int:
-    """The position of ``word`` in ``vocabulary`` (raises :class:`OutOfVocabularyError`)."""
+    """The position of ``word`` in ``vocabulary`` (raises :class:`~helpers.translate.UnknownWordError`)."""
     if len(set(vocabulary)) != len(vocabulary):
         raise ValueError("the vocabulary lists a word twice; build it with build_vocabulary(words)")
     if word not in vocabulary:
-        raise OutOfVocabularyError(word, vocabulary)
+        raise UnknownWordError(word, vocabulary, "vocabulary", "Only vocabulary words have a one-hot vector.")
     return list(vocabulary).index(word)
 
 

@@ -34,6 +34,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from helpers.translate import UnknownWordError
+
 #: Targets equal to this are skipped by the loss (PyTorch's default ``ignore_index``).
 IGNORE_INDEX: int = -100
 
@@ -130,7 +132,7 @@ class WordVocabulary:
         ids = []
         for word in text.split():
             if word not in self.index:
-                raise KeyError(f"{word!r} is not in the vocabulary ({len(self)} words)")
+                raise UnknownWordError(word, self.words, "vocabulary", "Build the vocabulary from text that contains it.")
             ids.append(self.index[word])
         return ids
 

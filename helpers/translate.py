@@ -33,16 +33,17 @@ UNKNOWN_POLICIES: tuple[str, ...] = ("error", "keep", "mark", "closest")
 
 
 class UnknownWordError(KeyError):
-    """A token is not a key of the dictionary (a ``KeyError``, as ``dict[...]`` raises)."""
+    """A word is not in a dictionary or a vocabulary (a ``KeyError``, as ``dict[...]`` raises).
 
-    def __init__(self, word: str, dictionary: Mapping[str, str]):
+    The message names the word, shows the first known words, and says what to do.
+    Later chapters raise it too, for one-hot vectors, embeddings and token ids.
+    """
+
+    def __init__(self, word: str, known: Iterable[str], where: str, advice: str):
         self.word = word
-        keys = sorted(dictionary)
-        shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
-        self.message = (
-            f"{word!r} is not in the dictionary ({len(keys)} words: {shown}). "
-            "Pass unknown='keep' or unknown='mark' to translate around it."
-        )
+        known = list(known)
+        shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+        self.message = f"{word!r} is not in the {where} ({len(known)} words: {shown}). {advice}"
         super().__init__(word)
 
     def __str__(self) -> str:
@@ -87,7 +88,10 @@ def translate_token(token: str, dictionary: Mapping[str, str], unknown: UnknownP
         return f"[{token}]"
     if unknown == "closest":
         return dictionary[find_closest_key(token, dictionary)]
-    raise UnknownWordError(token, dictionary)
+    raise UnknownWordError(
+        token, sorted(dictionary), "dictionary",
+        "Pass unknown='keep', 'mark' or 'closest' to translate around it.",
+    )
 
 
 def translate(text: str, dictionary: Mapping[str, str], unknown: UnknownPolicy = "error") -> str:

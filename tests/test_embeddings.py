@@ -10,7 +10,6 @@ import torch.nn.functional as F
 
 from helpers.corpus import load_pairs
 from helpers.embeddings import (
-    UnknownWordError,
     analogy,
     nearest_neighbours,
     pca_2d,
@@ -19,6 +18,7 @@ from helpers.embeddings import (
     sliding_window,
     train_word2vec,
 )
+from helpers.translate import UnknownWordError
 
 SEED = "Thou shalt not make a machine in the likeness of a human mind".lower().split()
 

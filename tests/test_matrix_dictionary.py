@@ -9,13 +9,12 @@ import torch.nn.functional as F
 from helpers.corpus import load_pairs
 from helpers.matrix_dictionary import (
     MatrixDictionary,
-    OutOfVocabularyError,
     build_vocabulary,
     decode,
     one_hot,
     one_hot_matrix,
 )
-from helpers.translate import load_dictionary, translate
+from helpers.translate import UnknownWordError, load_dictionary, translate
 
 SEED = {"le": "the", "chat": "cat", "est": "is", "sous": "under", "la": "the", "table": "table"}
 
@@ -41,9 +40,9 @@ def test_one_hot_equals_torch_one_hot_for_every_word():
 def test_an_unknown_word_is_a_key_error_that_names_it():
     with pytest.raises(KeyError) as info:
         one_hot("tables", build_vocabulary(SEED))
-    assert isinstance(info.value, OutOfVocabularyError)
+    assert isinstance(info.value, UnknownWordError)
     assert str(info.value) == (
-        "'tables' is not in the vocabulary (6 words: chat, est, la, le, sous, table), so it has no one-hot vector."
+        "'tables' is not in the vocabulary (6 words: chat, est, la, le, sous, table). Only vocabulary words have a one-hot vector."
     )
     with pytest.raises(ValueError, match="lists a word twice"):
         one_hot("le", ["le", "la", "le"])

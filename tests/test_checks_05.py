@@ -25,6 +25,8 @@ def test_check_linear_accepts_x_wt_plus_b(capsys):
     assert "✅ Exercise 5.1" in capsys.readouterr().out
 
 
+# `x.T` on a batch is one of the wrong answers fed in: torch warns about it, as it would the learner.
+@pytest.mark.filterwarnings("ignore:The use of `x.T` on tensors:UserWarning")
 @pytest.mark.parametrize(
     "wrong, hint",
     [

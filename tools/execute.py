@@ -35,6 +35,27 @@ def run(notebook: nbformat.NotebookNode, folder: Path, allow_errors: bool = Fals
     client.execute()
 
 
+def tidy_streams(outputs: list) -> list:
+    """Merge consecutive chunks of one stream and keep what a terminal would show.
+
+    A progress bar redraws its line with carriage returns; the saved output keeps
+    only the last drawing of each line, so the notebook file stays small and readable.
+    """
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.output_type == "stream" and previous is not None
+                and previous.output_type == "stream" and previous.name == output.name):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    for output in merged:
+        if output.output_type == "stream" and "\r" in output.text:
+            lines = output.text.split("\n")
+            output.text = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+    return merged
+
+
 def execute(path: Path) -> float:
     """Execute one notebook file in place; return the seconds it took."""
     notebook = nbformat.read(path, as_version=4)
@@ -43,6 +64,8 @@ def execute(path: Path) -> float:
     seconds = time.perf_counter() - start
     for cell in notebook.cells:
         cell.get("metadata", {}).pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = tidy_streams(cell.outputs)
     nbformat.write(notebook, path)
     return seconds
 

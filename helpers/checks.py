@@ -18,10 +18,20 @@ match the checks its cells call.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from Levenshtein import distance
+
+from helpers.attention import MultiHeadAttention
+from helpers.model import GPT, GPT_CONFIGS, FeedForward, GPTConfig, LayerNorm, count_parameters
 
 # ---------------------------------------------------------------------------
 # Machinery
@@ -115,8 +125,6 @@ def difference(got: Any, expected: Any, atol: float = 1e-6) -> str | None:
             return f"expected an array/tensor, got a {type(got).__name__}"
         if tuple(got.shape) != tuple(expected.shape):
             return f"shape {tuple(got.shape)} instead of {tuple(expected.shape)}"
-        import numpy as np
-
         got_np = np.asarray(got.detach() if hasattr(got, "detach") else got, dtype=float)
         exp_np = np.asarray(
             expected.detach() if hasattr(expected, "detach") else expected, dtype=float
@@ -285,185 +293,6 @@ def check_translate_marking_unknown(
 
 
 # ---------------------------------------------------------------------------
-# 11 — generation
-# ---------------------------------------------------------------------------
-
-import functools as _functools11
-
-import torch as _torch11
-
-
-def _cloning11(func: Callable) -> Callable:
-    """``func`` called on copies of its tensor arguments, so an in-place edit cannot spoil a case."""
-
-    @_functools11.wraps(func)
-    def call(*args, **kwargs):
-        args = tuple(a.clone() if isinstance(a, _torch11.Tensor) else a for a in args)
-        return func(*args, **kwargs)
-
-    return call
-
-
-def _close11(got: Any, expected: _torch11.Tensor) -> bool:
-    return (
-        isinstance(got, _torch11.Tensor)
-        and got.shape == expected.shape
-        and bool(_torch11.allclose(got.double(), expected.double(), atol=1e-5, equal_nan=False))
-    )
-
-
-def _row_sums_hint11(got: Any) -> str | None:
-    if isinstance(got, _torch11.Tensor) and got.is_floating_point() and got.numel():
-        sums = got.sum(dim=-1)
-        if not _torch11.allclose(sums, _torch11.ones_like(sums), atol=1e-4):
-            return (
-                f"your rows sum to {[round(s, 4) for s in sums.reshape(-1).tolist()]}, not 1: a "
-                "probability distribution must be renormalised over the last axis (divide by the sum of what you kept)."
-            )
-    return None
-
-
-@exercise("11.1", "Scale logits by a temperature")
-def check_softmax_with_temperature(softmax_with_temperature: Callable) -> None:
-    """softmax(logits / T) over the last axis, numerically stable."""
-    logits = _torch11.tensor([2.0, 1.0, 0.0, -1.0])
-    batch = _torch11.tensor([[3.0, 1.0, 0.5], [0.0, 0.0, 2.0]])
-    huge = _torch11.tensor([1000.0, 999.0, 990.0])
-    cases = [
-        Case((logits, 1.0), _torch11.softmax(logits, dim=-1), "temperature 1 is the plain softmax."),
-        Case((logits, 0.5), _torch11.softmax(logits / 0.5, dim=-1), "divide the logits by T, then softmax."),
-        Case((logits, 2.0), _torch11.softmax(logits / 2.0, dim=-1), "divide the logits by T, then softmax."),
-        Case((batch, 0.7), _torch11.softmax(batch / 0.7, dim=-1),
-             "each row is one distribution: softmax over the last axis (dim=-1)."),
-        Case((huge, 0.5), _torch11.softmax(huge / 0.5, dim=-1),
-             "large logits overflow exp(): subtract the row's maximum first, or use torch.softmax."),
-    ]
-
-    def diagnose(got: Any, case: Case) -> str | None:
-        values, t = case.args
-        if not isinstance(got, _torch11.Tensor):
-            return None
-        if _torch11.isnan(got).any() or _torch11.isinf(got).any():
-            return "exp() overflowed to inf: subtract the row's maximum logit before exp, or call torch.softmax."
-        if t != 1 and _close11(got, _torch11.softmax(values * t, dim=-1)):
-            return (
-                f"you multiplied the logits by T={t}; divide them by T instead, so that T < 1 "
-                "sharpens the distribution and T > 1 flattens it."
-            )
-        plain = _torch11.softmax(values, dim=-1)
-        if t != 1 and (_close11(got, plain / t) or _close11(got, plain * t) or _close11(got, plain)):
-            return "the temperature must scale the logits BEFORE the softmax: softmax(logits / T), not softmax(logits) / T."
-        if values.dim() == 2 and _close11(got, _torch11.softmax(values / t, dim=0)):
-            return "you normalised down the columns: each row is one distribution, so use dim=-1."
-        return _row_sums_hint11(got)
-
-    run_cases(
-        check_softmax_with_temperature.exercise,
-        _cloning11(softmax_with_temperature),
-        cases,
-        atol=1e-5,
-        diagnose=diagnose,
-        success="Low T sharpens, high T flattens.",
-    )
-
-
-@exercise("11.2", "Keep the top k")
-def check_top_k_probs(top_k_probs: Callable) -> None:
-    """Keep the k largest probabilities (ties with the k-th included), zero the rest, renormalise."""
-    t = _torch11.tensor
-    cases = [
-        Case((t([0.1, 0.4, 0.2, 0.3]), 2), t([0.0, 4 / 7, 0.0, 3 / 7]),
-             "keep the 2 largest (0.4 and 0.3) in their places, zero the others, and renormalise."),
-        Case((t([0.1, 0.4, 0.2, 0.3]), 1), t([0.0, 1.0, 0.0, 0.0]), "k = 1 keeps only the most probable token."),
-        Case((t([0.1, 0.4, 0.2, 0.3]), 4), t([0.1, 0.4, 0.2, 0.3]), "k = vocabulary size keeps everything."),
-        Case((t([0.1, 0.4, 0.2, 0.3]), 10), t([0.1, 0.4, 0.2, 0.3]),
-             "k larger than the vocabulary keeps everything (torch.topk needs k <= size: use min(k, size))."),
-        Case((t([0.4, 0.2, 0.2, 0.1, 0.1]), 2), t([0.5, 0.25, 0.25, 0.0, 0.0]),
-             "a token tied with the k-th largest probability is kept too: keep every p >= the k-th largest."),
-        Case((t([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]]), 2), t([[0.0, 2 / 3, 1 / 3], [0.625, 0.0, 0.375]]),
-             "each row is its own distribution: find the k largest of each row (dim=-1)."),
-    ]
-
-    def diagnose(got: Any, case: Case) -> str | None:
-        probs, k = case.args
-        if not isinstance(got, _torch11.Tensor) or got.shape != probs.shape:
-            return None
-        expected = case.expected
-        kept_expected = int((expected > 0).sum())
-        kept_got = int((got > 0).sum())
-        if _close11(got, _torch11.sort(expected, dim=-1, descending=True).values) and not _close11(got, expected):
-            return "you returned the probabilities sorted; put each kept probability back at its token's position."
-        unnormalised = probs * (expected > 0)
-        if _close11(got, unnormalised):
-            return "you kept the right tokens but forgot to renormalise: divide by the sum of the kept probabilities."
-        rows = probs.shape[:-1].numel()
-        if kept_got < kept_expected and kept_expected > k * rows:
-            return "a token tied with the k-th largest probability must be kept too: keep every p >= the k-th largest value."
-        if kept_got == kept_expected + rows:
-            return "you kept one token too many per row: keep the k largest, not k + 1 (check < versus <=)."
-        if kept_got == kept_expected - rows:
-            return "you kept one token too few per row: keep the k largest, not k - 1."
-        return _row_sums_hint11(got)
-
-    run_cases(
-        check_top_k_probs.exercise,
-        _cloning11(top_k_probs),
-        cases,
-        atol=1e-5,
-        diagnose=diagnose,
-        success="Only the k best candidates can be drawn now.",
-    )
-
-
-@exercise("11.3", "Keep the nucleus (top-p)")
-def check_top_p_probs(top_p_probs: Callable) -> None:
-    """Keep the most probable tokens until their mass reaches p (the crossing token included), renormalise."""
-    t = _torch11.tensor
-    probs = t([0.1, 0.5, 0.15, 0.25])
-    cases = [
-        Case((probs, 0.6), t([0.0, 2 / 3, 0.0, 1 / 3]),
-             "0.5 is not yet 0.6, so the next token (0.25) is kept too; then stop and renormalise."),
-        Case((probs, 0.8), t([0.0, 0.5 / 0.9, 0.15 / 0.9, 0.25 / 0.9]),
-             "0.5 + 0.25 = 0.75 is below 0.8, so 0.15 is kept as well."),
-        Case((probs, 0.3), t([0.0, 1.0, 0.0, 0.0]),
-             "the most probable token is always kept, even when it alone is more than p."),
-        Case((probs, 1.0), probs.clone(), "p = 1 keeps every token."),
-        Case((t([[0.1, 0.5, 0.15, 0.25], [0.7, 0.1, 0.1, 0.1]]), 0.6),
-             t([[0.0, 2 / 3, 0.0, 1 / 3], [1.0, 0.0, 0.0, 0.0]]),
-             "each row is its own distribution: sort and accumulate along the last axis (dim=-1)."),
-    ]
-
-    def diagnose(got: Any, case: Case) -> str | None:
-        probs, p = case.args
-        if not isinstance(got, _torch11.Tensor) or got.shape != probs.shape:
-            return None
-        expected = case.expected
-        if _torch11.isnan(got).any() or (got.sum(dim=-1) == 0).any():
-            return "a row kept no token at all: the most probable token must always be kept."
-        if _close11(got, _torch11.sort(expected, dim=-1, descending=True).values) and not _close11(got, expected):
-            return "you returned the probabilities sorted; scatter them back to each token's original position."
-        if _close11(got, probs * (expected > 0)):
-            return "you kept the right tokens but forgot to renormalise: divide by the sum of the kept probabilities."
-        if int((got > 0).sum()) < int((expected > 0).sum()):
-            return (
-                "you dropped the token that crosses the threshold: keep a token while the mass BEFORE it is "
-                "below p, so the kept mass reaches at least p (cumsum - p_i < p, not cumsum <= p)."
-            )
-        if int((got > 0).sum()) > int((expected > 0).sum()):
-            return "you kept too many tokens: stop as soon as the kept probabilities add up to p or more."
-        return _row_sums_hint11(got)
-
-    run_cases(
-        check_top_p_probs.exercise,
-        _cloning11(top_p_probs),
-        cases,
-        atol=1e-5,
-        diagnose=diagnose,
-        success="The nucleus grows and shrinks with the model's confidence.",
-    )
-
-
-# ---------------------------------------------------------------------------
 # 02 — the Levenshtein look-up
 # ---------------------------------------------------------------------------
 
@@ -527,8 +356,6 @@ def check_edit_distance(edit_distance: Callable[[str, str], int]) -> None:
 @exercise("2.2", "Find the closest key")
 def check_find_closest_key(find_closest_key: Callable[[str, Iterable[str]], str]) -> None:
     """The key at the smallest edit distance; ties go to the alphabetically first key."""
-    from Levenshtein import distance
-
     tie_hint = (
         "several keys are at the same smallest distance: the rule is that the alphabetically first "
         "one wins, whatever the order of the keys (sort the keys first, or compare (distance, key) pairs)."
@@ -563,14 +390,13 @@ def check_find_closest_key(find_closest_key: Callable[[str, Iterable[str]], str]
 # 03 — the dictionary as one-hot matrices
 # ---------------------------------------------------------------------------
 
-import torch as _torch03  # noqa: E402
 
 VOCABULARY_IN = ["chat", "est", "la", "le", "sous", "table"]
 VOCABULARY_OUT = ["cat", "is", "table", "the", "under"]
 
 
 def _one_hot03(index: int, size: int) -> Any:
-    vector = _torch03.zeros(size)
+    vector = torch.zeros(size)
     vector[index] = 1.0
     return vector
 
@@ -607,7 +433,7 @@ def check_one_hot(one_hot: Callable[[str, Sequence[str]], Any]) -> None:
         raise not_solved(check_one_hot.exercise, str(stub)) from None
     except Exception:  # run_cases below reports it
         vector = None
-    if getattr(vector, "dtype", _torch03.float32) != _torch03.float32:
+    if getattr(vector, "dtype", torch.float32) != torch.float32:
         raise wrong_answer(
             check_one_hot.exercise, f"one_hot('chat', {VOCABULARY_IN}).dtype", "torch.float32", str(vector.dtype),
             "matrix products need floats: torch.zeros(n) is float32; F.one_hot gives int64, so add .float().",
@@ -618,8 +444,8 @@ def check_one_hot(one_hot: Callable[[str, Sequence[str]], Any]) -> None:
 
 def _keys_values03(dictionary: dict[str, str]) -> tuple[Any, Any]:
     vocab_in, vocab_out = sorted(set(dictionary)), sorted(set(dictionary.values()))
-    K = _torch03.stack([_one_hot03(vocab_in.index(k), len(vocab_in)) for k in dictionary])
-    V = _torch03.stack([_one_hot03(vocab_out.index(v), len(vocab_out)) for v in dictionary.values()])
+    K = torch.stack([_one_hot03(vocab_in.index(k), len(vocab_in)) for k in dictionary])
+    V = torch.stack([_one_hot03(vocab_out.index(v), len(vocab_out)) for v in dictionary.values()])
     return K, V
 
 
@@ -630,13 +456,13 @@ def _keys_values_hint03(label: str, got: Any, dictionary: dict[str, str]) -> str
     first = next(iter(dictionary))
     values = list(dictionary.values())
     vocab_out_repeated = sorted(values)
-    V_repeated = _torch03.stack([_one_hot03(vocab_out_repeated.index(v), len(values)) for v in values])
+    V_repeated = torch.stack([_one_hot03(vocab_out_repeated.index(v), len(values)) for v in values])
     unsorted_in = list(dictionary)  # vocabulary in dictionary order: K would be the identity
     wrong = [
         (other, "K and V are swapped: K holds the KEYS (French words, one-hot over the input vocabulary), "
                 "V holds the VALUES (English words, one-hot over the output vocabulary)."),
         (expected.T, f"{label} is transposed: one ROW per dictionary entry, one column per vocabulary word."),
-        (_torch03.eye(len(unsorted_in)),
+        (torch.eye(len(unsorted_in)),
          f"the vocabulary is SORTED, and the rows follow the dictionary's order: row 0 is {first!r}, "
          f"with its 1 in column {sorted(dictionary).index(first)} (its position in the sorted vocabulary)."),
     ]
@@ -686,19 +512,19 @@ def check_keys_values(build_keys_values: Callable[[dict[str, str]], tuple[Any, A
 @exercise("3.3", "Decode by cosine similarity")
 def check_decode_vector(decode_vector: Callable[[Any, Any, Sequence[str]], str]) -> None:
     """The word whose vector has the largest cosine similarity with the given vector."""
-    eye5 = _torch03.eye(5)
-    uneven = _torch03.tensor([[1.0, 0.0], [3.0, 3.0], [0.0, 1.0]])
+    eye5 = torch.eye(5)
+    uneven = torch.tensor([[1.0, 0.0], [3.0, 3.0], [0.0, 1.0]])
     words3 = ["near", "long", "other"]
     cases = [
-        Case((_torch03.tensor([0.0, 0.0, 0.0, 1.0, 0.0]), eye5, VOCABULARY_OUT), "the",
+        Case((torch.tensor([0.0, 0.0, 0.0, 1.0, 0.0]), eye5, VOCABULARY_OUT), "the",
              "the word whose one-hot vector points the same way as the output."),
-        Case((_torch03.tensor([0.1, 0.05, 0.7, 0.15, 0.0]), eye5, VOCABULARY_OUT), "table",
+        Case((torch.tensor([0.1, 0.05, 0.7, 0.15, 0.0]), eye5, VOCABULARY_OUT), "table",
              "pick the LARGEST similarity (argmax), not the smallest."),
-        Case((_torch03.tensor([0.0, 3.0, 0.0, 0.0, 0.0]), eye5, VOCABULARY_OUT), "is",
+        Case((torch.tensor([0.0, 3.0, 0.0, 0.0, 0.0]), eye5, VOCABULARY_OUT), "is",
              "cosine similarity ignores the length of the vector."),
-        Case((_torch03.tensor([1.0, 0.2]), uneven, words3), "near",
+        Case((torch.tensor([1.0, 0.2]), uneven, words3), "near",
              "divide by the lengths: cosine(q, w) = q·w / (|q| |w|)."),
-        Case((_torch03.tensor([10.0, 1.0]), _torch03.tensor([[20.0, 0.0], [8.0, 4.0]]), ["straight", "slanted"]),
+        Case((torch.tensor([10.0, 1.0]), torch.tensor([[20.0, 0.0], [8.0, 4.0]]), ["straight", "slanted"]),
              "straight", "cosine similarity compares directions, not positions."),
     ]
 
@@ -721,463 +547,9 @@ def check_decode_vector(decode_vector: Callable[[Any, Any, Sequence[str]], str])
 
 
 # ---------------------------------------------------------------------------
-# 07 — embeddings
-# ---------------------------------------------------------------------------
-
-import torch as _torch07
-
-SEED_SENTENCE_07 = "thou shalt not make a machine in the likeness of a human mind".split()
-
-
-def _window_rows_07(tokens: Sequence[str], context_size: int) -> list[tuple[tuple[str, ...], str]]:
-    """The right answer of exercise 7.1, to compare wrong ones with."""
-    return [(tuple(tokens[s : s + context_size]), tokens[s + context_size]) for s in range(len(tokens) - context_size)]
-
-
-def _diagnose_sliding_window(got: Any, case: Case) -> str | None:
-    tokens, context_size = case.args
-    expected = case.expected
-    if not isinstance(got, list):
-        return "return a list of rows, one (inputs, output) tuple per window position."
-    if got and isinstance(got[0], (tuple, list)) and len(got[0]) == 2 and isinstance(got[0][0], list):
-        return "make each row's inputs a tuple, tuple(tokens[start:start + context_size]), not a list."
-    widths = {len(row[0]) for row in got if isinstance(row, tuple) and len(row) == 2 and hasattr(row[0], "__len__")}
-    if expected and widths and widths != {context_size}:
-        return f"each row should have context_size = {context_size} inputs, not {sorted(widths)}: use context_size."
-    if len(got) == len(expected) - 1:
-        return (f"{len(got)} rows instead of {len(expected)}: the last window is missing. A text of n tokens "
-                "gives n - context_size rows: range(len(tokens) - context_size).")
-    if len(got) == len(expected) + 1 or (not expected and got):
-        return ("one row too many: the last window has no next token to predict. Stop at "
-                "range(len(tokens) - context_size).")
-    if got and got[0] and isinstance(got[0], tuple) and len(got[0]) == 2:
-        inputs, output = got[0]
-        if expected and output == expected[0][0][-1]:
-            return "the output is the token AFTER the inputs (tokens[start + context_size]), not the last input."
-    return None
-
-
-@exercise("7.1", "Slide a window over a sentence")
-def check_sliding_window(sliding_window: Callable[[Sequence[str], int], list]) -> None:
-    """Rows (inputs, output): context_size tokens, then the token that follows them."""
-    cases = [
-        Case((SEED_SENTENCE_07, 2), _window_rows_07(SEED_SENTENCE_07, 2),
-             "row i holds tokens i and i+1 as inputs and token i+2 as output."),
-        Case((SEED_SENTENCE_07[:4], 1), _window_rows_07(SEED_SENTENCE_07[:4], 1),
-             "with context_size = 1 each row is ((one token,), the next token)."),
-        Case((SEED_SENTENCE_07[:6], 3), _window_rows_07(SEED_SENTENCE_07[:6], 3),
-             "use context_size, not a fixed 2."),
-        Case((["thou", "shalt"], 2), [], "two tokens and a window of two leave nothing to predict: no rows."),
-    ]
-    run_cases(check_sliding_window.exercise, sliding_window, cases, diagnose=_diagnose_sliding_window,
-              success="thou shalt → not, shalt not → make, ...")
-
-
-def _diagnose_embed_one_hot(got: Any, case: Case) -> str | None:
-    ids, weight = case.args
-    expected = case.expected
-    if not hasattr(got, "shape"):
-        return "return a tensor: one_hot(ids) @ weight."
-    if tuple(got.shape) == tuple(expected.shape)[::-1]:
-        return "your result is transposed: a one-hot ROW (1, V) times the weight (V, D) gives the row (1, D)."
-    if tuple(got.shape) != tuple(expected.shape):
-        return (f"the result should have shape ids.shape + (D,) = {tuple(expected.shape)}. Make the one-hot "
-                f"vectors as long as the vocabulary (num_classes=weight.shape[0] = {weight.shape[0]}), "
-                "not as long as the largest id + 1.")
-    return None
-
-
-@exercise("7.2", "Embed with a one-hot vector")
-def check_embed_with_one_hot(embed_with_one_hot: Callable[[Any, Any], Any]) -> None:
-    """one_hot(ids, V).float() @ weight equals nn.Embedding's look-up, for any shape of ids."""
-    generator = _torch07.Generator().manual_seed(7)
-    weight = _torch07.randn(6, 3, generator=generator)
-    table = _torch07.nn.Embedding.from_pretrained(weight)
-    cases = [
-        Case((_torch07.tensor([2]), weight), table(_torch07.tensor([2])),
-             "one id gives one row of the weight. F.one_hot(ids, num_classes=weight.shape[0]) makes one-hot "
-             "vectors as long as the vocabulary; turn them into floats (.float()) before the product."),
-        Case((_torch07.tensor([0, 3, 3, 1]), weight), table(_torch07.tensor([0, 3, 3, 1])),
-             "the largest id here is 3, but the vocabulary has 6 words: one_hot needs num_classes=weight.shape[0]."),
-        Case((_torch07.tensor([5, 0, 2]), weight), table(_torch07.tensor([5, 0, 2])),
-             "row i of the result is row ids[i] of the weight."),
-        Case((_torch07.tensor([[1, 2], [4, 5]]), weight), table(_torch07.tensor([[1, 2], [4, 5]])),
-             "a batch of ids (B, T) gives (B, T, D): the one-hot tensor (B, T, V) @ weight (V, D) does this "
-             "without any reshaping."),
-    ]
-    run_cases(check_embed_with_one_hot.exercise, embed_with_one_hot, cases, atol=1e-6,
-              diagnose=_diagnose_embed_one_hot, success="An embedding layer is a one-hot vector times a matrix.")
-
-
-def _sinusoidal_variant_07(n_positions: int, d_model: int, base: float = 10_000.0, exponent: str = "2i",
-                           first: str = "sin", layout: str = "interleaved") -> Any:
-    """The right encoding and plausible wrong ones, to name what a wrong answer did."""
-    positions = _torch07.arange(n_positions, dtype=_torch07.float).unsqueeze(1)
-    i = _torch07.arange(d_model // 2, dtype=_torch07.float)
-    power = (2 * i if exponent == "2i" else i) / d_model
-    angles = positions / base**power
-    sin, cos = _torch07.sin(angles), _torch07.cos(angles)
-    even, odd = (sin, cos) if first == "sin" else (cos, sin)
-    if layout == "halves":
-        return _torch07.cat([even, odd], dim=1)
-    encoding = _torch07.zeros(n_positions, d_model)
-    encoding[:, 0::2] = even
-    encoding[:, 1::2] = odd
-    return encoding
-
-
-def _diagnose_sinusoidal(got: Any, case: Case) -> str | None:
-    n_positions, d_model = case.args
-    if not hasattr(got, "shape") or tuple(got.shape) != (n_positions, d_model):
-        return f"return a tensor of shape (n_positions, d_model) = ({n_positions}, {d_model})."
-    got = _torch07.as_tensor(got, dtype=_torch07.float)
-    wrong = {
-        "sine and cosine are swapped: the EVEN columns 0, 2, 4, ... hold sin, the odd ones cos.":
-            dict(first="cos"),
-        "the exponent is 2i/d_model, where 2i is the even column index (0, 2, 4, ...), not i/d_model.":
-            dict(exponent="i"),
-        "the columns are interleaved: sin in columns 0, 2, 4, ..., cos in 1, 3, 5, ... — not all the sines "
-        "first and then all the cosines.": dict(layout="halves"),
-        "the base of the exponent is 10000 (1e4), as in the paper.": dict(base=1000.0),
-    }
-    for hint, variant in wrong.items():
-        if _torch07.allclose(got, _sinusoidal_variant_07(n_positions, d_model, **variant), atol=1e-5):
-            return hint
-    if _torch07.allclose(got[:, 0], _torch07.sin(_torch07.arange(n_positions) + 1.0), atol=1e-5):
-        return "positions start at 0: the first row is sin(0) = 0, cos(0) = 1."
-    return None
-
-
-@exercise("7.3", "The sinusoidal position encoding")
-def check_sinusoidal_encoding(sinusoidal_encoding: Callable[[int, int], Any]) -> None:
-    """PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d))."""
-    cases = [
-        Case((1, 2), _sinusoidal_variant_07(1, 2), "position 0 is sin(0) = 0, cos(0) = 1."),
-        Case((4, 2), _sinusoidal_variant_07(4, 2), "with d_model = 2 the columns are sin(pos) and cos(pos)."),
-        Case((6, 8), _sinusoidal_variant_07(6, 8), "PE[pos, 2i] = sin(pos / 10000^(2i/d_model)), "
-             "PE[pos, 2i+1] = cos(pos / 10000^(2i/d_model))."),
-        Case((50, 16), _sinusoidal_variant_07(50, 16), "check the formula for every column, not only the first two."),
-    ]
-    run_cases(check_sinusoidal_encoding.exercise, sinusoidal_encoding, cases, atol=1e-5,
-              diagnose=_diagnose_sinusoidal, success="Every position now has its own fingerprint.")
-
-
-# ---------------------------------------------------------------------------
-# 08 — the transformer block
-# ---------------------------------------------------------------------------
-
-import torch as _torch08  # noqa: E402
-
-
-def _layer_norm_variants(x, scale, shift, eps):
-    """Plausible wrong layer norms, each with the hint that explains it."""
-    mean = x.mean(-1, keepdim=True)
-    var = x.var(-1, keepdim=True, unbiased=False)
-    right = (x - mean) / _torch08.sqrt(var + eps)
-    return [
-        ((x - mean) / _torch08.sqrt(x.var(-1, keepdim=True, unbiased=True) + eps) * scale + shift,
-         "you used the unbiased variance (dividing by n - 1). Layer norm divides by n: "
-         "x.var(dim=-1, keepdim=True, unbiased=False), or ((x - mean)**2).mean(-1, keepdim=True)."),
-        ((x - mean) / (_torch08.sqrt(var) + eps) * scale + shift,
-         "eps belongs INSIDE the square root: (x - mean) / sqrt(var + eps)."),
-        ((x - mean) / _torch08.sqrt(var) * scale + shift,
-         "add eps to the variance before the square root: (x - mean) / sqrt(var + eps)."),
-        (right, "you normalised but forgot the learnable scale and shift: ... * scale + shift."),
-        ((x - mean) / (var + eps) * scale + shift,
-         "divide by the standard deviation sqrt(var + eps), not by the variance."),
-        ((x - x.mean(0, keepdim=True)) / _torch08.sqrt(x.var(0, keepdim=True, unbiased=False) + eps)
-         * scale + shift,
-         "normalise over the LAST axis (each token's own features, dim=-1), not over the batch."),
-    ]
-
-
-@exercise("8.1", "Layer normalisation from scratch")
-def check_layer_norm(layer_norm: Callable) -> None:
-    """Mean 0, biased variance 1 over the last axis, eps inside the sqrt, then scale and shift."""
-    gen = _torch08.Generator().manual_seed(8)
-    x1 = _torch08.randn(2, 3, 6, generator=gen) * 3 + 1
-    s1, b1 = _torch08.ones(6), _torch08.zeros(6)
-    x2 = _torch08.randn(4, 5, generator=gen) * 2 - 3
-    s2, b2 = _torch08.randn(5, generator=gen), _torch08.randn(5, generator=gen)
-    x3 = _torch08.tensor([[1.0, 3.0], [-2.0, 2.0]])
-    x4 = _torch08.tensor([[2.0, 2.001, 1.999, 2.0]])  # nearly constant: eps matters
-    cases = []
-    for x, s, b, hint in [
-        (x1, s1, b1, "normalise each token's vector: subtract its mean, divide by sqrt(var + eps)."),
-        (x2, s2, b2, "after normalising, multiply by scale and add shift (both have one value per feature)."),
-        (x3, _torch08.ones(2), _torch08.zeros(2), "[1, 3] has mean 2 and (biased) variance 1, so it becomes [-1, 1]."),
-        (x4, _torch08.ones(4), _torch08.zeros(4), "eps goes inside the square root: sqrt(var + eps)."),
-    ]:
-        expected = _torch08.nn.functional.layer_norm(x, (x.shape[-1],), s, b, eps=1e-5)
-        cases.append(Case((x, s, b, 1e-5), expected, hint))
-
-    def diagnose(got, case):
-        if not hasattr(got, "shape") or tuple(got.shape) != tuple(case.expected.shape):
-            return None
-        for wrong, hint in _layer_norm_variants(*case.args):
-            if _torch08.allclose(_torch08.as_tensor(got, dtype=_torch08.float32), wrong, atol=1e-5, rtol=0) \
-                    and not _torch08.allclose(wrong, case.expected, atol=1e-5, rtol=0):
-                return hint
-        return None
-
-    run_cases(check_layer_norm.exercise, layer_norm, cases, atol=1e-5, diagnose=diagnose,
-              success="Your layer norm matches nn.LayerNorm.")
-
-
-@exercise("8.2", "GELU, as GPT-2 computes it")
-def check_gelu(gelu: Callable) -> None:
-    """The tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
-    F = _torch08.nn.functional
-    x1 = _torch08.linspace(-4, 4, 9)
-    x2 = _torch08.tensor([[-0.5, 0.1, 1.5], [2.5, -1.5, 0.0]])
-    cases = [
-        Case((x1,), F.gelu(x1, approximate="tanh"), "GELU(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."),
-        Case((x2,), F.gelu(x2, approximate="tanh"), "apply the formula element by element; keep the shape."),
-    ]
-    variants = [
-        (lambda x: _torch08.relu(x), "that is ReLU (max(0, x)). GELU is smooth and slightly negative "
-         "for small negative x: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."),
-        (lambda x: F.gelu(x), "that is the exact GELU (with erf). GPT-2 uses the tanh approximation; "
-         "to reproduce GPT-2's numbers, use 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."),
-        (lambda x: x * (1 + _torch08.tanh((2 / math.pi) ** 0.5 * (x + 0.044715 * x**3))),
-         "you forgot the factor 0.5 in front."),
-        (lambda x: 0.5 * x * (1 + _torch08.tanh(2 / math.pi * (x + 0.044715 * x**3))),
-         "the constant is √(2/π) ≈ 0.7979, not 2/π."),
-        (lambda x: x * _torch08.sigmoid(1.702 * x), "that is the sigmoid approximation x·σ(1.702x); "
-         "GPT-2 uses the tanh one."),
-    ]
-
-    def diagnose(got, case):
-        if not hasattr(got, "shape") or tuple(got.shape) != tuple(case.expected.shape):
-            return None
-        for wrong, hint in variants:
-            if _torch08.allclose(_torch08.as_tensor(got, dtype=_torch08.float32), wrong(case.args[0]),
-                                 atol=1e-5, rtol=0):
-                return hint
-        return None
-
-    run_cases(check_gelu.exercise, gelu, cases, atol=1e-5, diagnose=diagnose,
-              success="Same numbers as F.gelu(x, approximate='tanh').")
-
-
-def _block_parts(seed: int, d: int = 6):
-    """A small attention, feed-forward and two different layer norms, seeded."""
-    from helpers.attention import MultiHeadAttention
-    from helpers.model import FeedForward, LayerNorm
-
-    _torch08.manual_seed(seed)
-    attn, ff, norm1, norm2 = MultiHeadAttention(d, 2, 8), FeedForward(d), LayerNorm(d), LayerNorm(d)
-    with _torch08.no_grad():
-        for norm in (norm1, norm2):
-            norm.scale.copy_(1 + 0.5 * _torch08.randn(d))
-            norm.shift.copy_(0.5 * _torch08.randn(d))
-    for module in (attn, ff, norm1, norm2):
-        module.eval()
-    return attn, ff, norm1, norm2
-
-
-@exercise("8.3", "The pre-norm transformer block")
-def check_pre_norm_block(pre_norm_block: Callable) -> None:
-    """``h = x + attn(norm1(x))``; ``out = h + ff(norm2(h))``."""
-    gen = _torch08.Generator().manual_seed(83)
-    cases = []
-    for seed, shape in [(1, (1, 4, 6)), (2, (2, 5, 6)), (3, (1, 1, 6))]:
-        attn, ff, norm1, norm2 = _block_parts(seed)
-        x = _torch08.randn(*shape, generator=gen)
-        with _torch08.no_grad():
-            h = x + attn(norm1(x))
-            expected = h + ff(norm2(h))
-        cases.append(Case((x, attn, ff, norm1, norm2), expected,
-                          "h = x + attn(norm1(x)), then return h + ff(norm2(h))."))
-
-    def variants(x, attn, ff, norm1, norm2):
-        h = x + attn(norm1(x))
-        post_h = norm1(x + attn(x))
-        return [
-            (norm2(post_h + ff(post_h)), "that is the 2017 POST-norm block, norm(x + sublayer(x)). "
-             "Pre-norm normalises the input of each sub-layer and leaves the residual path "
-             "untouched: x + attn(norm1(x))."),
-            (attn(norm1(x)) + ff(norm2(attn(norm1(x)))), "the first shortcut is missing: "
-             "add x back after attention, h = x + attn(norm1(x))."),
-            (ff(norm2(h)), "the second shortcut is missing: return h + ff(norm2(h))."),
-            (h + ff(norm1(h)), "the feed-forward has its OWN layer norm: use norm2 before ff, not norm1."),
-            (h + ff(norm2(x)), "the feed-forward reads the output of the attention step: ff(norm2(h)), "
-             "not ff(norm2(x))."),
-            (norm1(x) + attn(norm1(x)) + ff(norm2(norm1(x) + attn(norm1(x)))),
-             "the shortcut carries the UN-normalised x: h = x + attn(norm1(x)), not norm1(x) + ..."),
-        ]
-
-    def diagnose(got, case):
-        if not hasattr(got, "shape") or tuple(got.shape) != tuple(case.expected.shape):
-            return ("the block must return a tensor of the same shape as x, (B, T, emb_dim)."
-                    if hasattr(got, "shape") else None)
-        with _torch08.no_grad():
-            for wrong, hint in variants(*case.args):
-                if _torch08.allclose(got.detach(), wrong, atol=1e-5, rtol=0):
-                    return hint
-        return None
-
-    with _torch08.no_grad():
-        run_cases(check_pre_norm_block.exercise, pre_norm_block, cases, atol=1e-5, diagnose=diagnose,
-                  success="Pre-norm block with both shortcuts, as in GPT-2.")
-
-
-# ---------------------------------------------------------------------------
-# 09 — the GPT model
-# ---------------------------------------------------------------------------
-
-import torch as _torch09  # noqa: E402
-
-
-@exercise("9.1", "The next token, greedily")
-def check_next_token_ids(next_token_ids: Callable) -> None:
-    """logits (B, T, V) → the id with the largest logit at the LAST position, shape (B,)."""
-    gen = _torch09.Generator().manual_seed(91)
-    logits1 = _torch09.randn(2, 3, 7, generator=gen)
-    logits1[:, 0, 0] = 10.0  # the first position prefers id 0: taking it is wrong
-    logits2 = _torch09.randn(1, 1, 5, generator=gen)
-    logits3 = _torch09.randn(3, 4, 4, generator=gen)  # T == V: a wrong axis keeps the shape
-    cases = [Case((lg,), lg[:, -1, :].argmax(dim=-1),
-                  "take the logits of the last position, logits[:, -1, :], and the argmax over the "
-                  "vocabulary (dim=-1).")
-             for lg in (logits1, logits2, logits3)]
-
-    def diagnose(got, case):
-        logits = case.args[0]
-        if not hasattr(got, "shape"):
-            return "return a tensor of token ids, one per sequence: shape (B,)."
-        if tuple(got.shape) == tuple(logits.shape[:2]):
-            return "you picked a token at EVERY position; only the last position predicts the next token."
-        if tuple(got.shape) == (logits.shape[0], 1):
-            return "return shape (B,), one id per sequence: argmax without keepdim=True."
-        if tuple(got.shape) == (logits.shape[0], logits.shape[2]):
-            return "argmax over the vocabulary axis (dim=-1), not over the positions."
-        if tuple(got.shape) == (logits.shape[0],):
-            if _torch09.equal(got.long(), logits[:, 0, :].argmax(-1)):
-                return "that is the prediction after the FIRST token; use the last position, logits[:, -1, :]."
-            if _torch09.equal(got.long(), logits[:, -1, :].argmin(-1)):
-                return "argmax, not argmin: the most likely token has the LARGEST logit."
-        return None
-
-    run_cases(check_next_token_ids.exercise, next_token_ids, cases, diagnose=diagnose,
-              success="Greedy decoding picks these ids.")
-
-
-def _gpt_count_variants(c) -> list[tuple[int, str]]:
-    """(count, hint) for plausible mistakes in counting a GPT's parameters."""
-    e, V = c.emb_dim, c.vocab_size
-    return [
-        (V * e, "with tie_weights=True the LM head IS the token-embedding matrix: count it once."
-         if c.tie_weights else "with tie_weights=False the LM head is its own (vocab_size × emb_dim) "
-         "matrix: add vocab_size·emb_dim (GPT-2's head has no bias)."),
-        (V, "GPT-2's LM head has no bias."),
-        (c.context_length * e, "count the position embeddings too: context_length × emb_dim."),
-        (c.n_layers * 3 * e, "count the query/key/value biases (qkv_bias), 3·emb_dim per block, "
-         "only when config.qkv_bias is True." if not c.qkv_bias else
-         "with qkv_bias=True, each block has 3·emb_dim query/key/value biases."),
-        (c.n_layers * 4 * e, "each block has two layer norms, each with a scale AND a shift: 4·emb_dim per block."),
-        (c.n_layers * 2 * e, "each layer norm has two vectors (scale and shift), and a block has two layer norms."),
-        (2 * e, "do not forget the final layer norm (2·emb_dim)."),
-        (c.n_layers * e, "the output projection of attention (out_proj) has a bias of emb_dim."),
-        (c.n_layers * 5 * e, "the feed-forward layers have biases: 4·emb_dim for the first, emb_dim for the second."),
-        (c.n_layers * (e * e + e), "count the attention's output projection (out_proj): emb_dim² + emb_dim per block."),
-        (c.n_layers * (6 * e * e + 3 * e), "the feed-forward expands to 4·emb_dim: its two weight matrices have "
-         "emb_dim × 4·emb_dim entries each."),
-    ]
-
-
-_META_COUNTS09: dict[tuple, int] = {}
-
-
-def _meta_parameter_count(config) -> int:
-    """PyTorch's count for ``config``, from a model on the meta device (no memory; cached)."""
-    from dataclasses import astuple
-
-    from helpers.model import GPT, count_parameters
-
-    key = astuple(config)
-    if key not in _META_COUNTS09:
-        with _torch09.device("meta"):
-            _META_COUNTS09[key] = count_parameters(GPT(config))
-    return _META_COUNTS09[key]
-
-
-@exercise("9.2", "Count a GPT's parameters")
-def check_gpt_parameter_count(gpt_parameter_count: Callable) -> None:
-    """The exact count for any GPTConfig: tied or untied head, with or without qkv biases."""
-    from helpers.model import GPT_CONFIGS, GPTConfig
-
-    tiny = dict(vocab_size=50, context_length=16, emb_dim=12, n_layers=2, n_heads=3, dropout=0.0)
-    configs = [
-        GPTConfig(**tiny),
-        GPTConfig(**tiny, tie_weights=False),
-        GPTConfig(**{**tiny, "n_layers": 3}, qkv_bias=False),
-        GPT_CONFIGS["gpt2-small"],
-        GPTConfig(**{**GPT_CONFIGS["gpt2-medium"].__dict__, "tie_weights": False}),
-    ]
-    cases = []
-    for config in configs:
-        cases.append(Case((config,), _meta_parameter_count(config),
-                          "add up: token and position embeddings, per block (two layer norms, "
-                          "q/k/v, out_proj, two feed-forward layers), the final norm, and the "
-                          "head if it is not tied."))
-
-    def diagnose(got, case):
-        if not isinstance(got, int):
-            return None
-        delta = abs(got - case.expected)
-        for amount, hint in _gpt_count_variants(case.args[0]):
-            if delta == amount:
-                return hint
-        return None
-
-    run_cases(check_gpt_parameter_count.exercise, gpt_parameter_count, cases, diagnose=diagnose,
-              success="Exactly what PyTorch counts.")
-
-
-@exercise("9.3", "Split GPT-2's c_attn weight")
-def check_split_c_attn(split_c_attn: Callable) -> None:
-    """(emb, 3·emb) Conv1D weight → three (emb, emb) nn.Linear weights (out × in): q, k, v."""
-    cases = []
-    for e in (2, 4):
-        w = _torch09.arange(e * 3 * e, dtype=_torch09.float32).reshape(e, 3 * e)
-        expected = _torch09.stack([part.T for part in w.split(e, dim=1)])
-        cases.append(Case((w,), expected, "split the columns into three blocks of emb_dim "
-                          "(query, key, value, in that order) and transpose each one."))
-
-    def stacked(w):
-        parts = split_c_attn(w)
-        if not isinstance(parts, (tuple, list)) or len(parts) != 3:
-            raise ValueError(f"return three tensors (W_query, W_key, W_value), got {describe(parts)}")
-        shapes = [tuple(p.shape) for p in parts]
-        if len(set(shapes)) != 1:
-            raise ValueError(f"the three weights have different shapes {shapes}")
-        return _torch09.stack(list(parts))
-
-    stacked.__name__ = getattr(split_c_attn, "__name__", "split_c_attn")
-
-    def diagnose(got, case):
-        w = case.args[0]
-        e = w.shape[0]
-        if _torch09.equal(got, _torch09.stack(list(w.split(e, dim=1)))):
-            return ("nn.Linear stores its weight as (out, in), GPT-2's Conv1D as (in, out): "
-                    "transpose each block (.T).")
-        if _torch09.equal(got, _torch09.stack([p.T for p in w.split(e, dim=1)][::-1])):
-            return "the order is query, key, value: the first emb_dim columns are the query."
-        if tuple(got.shape) != (3, e, e):
-            return "split along the columns (dim=1, size 3·emb_dim), into three (emb_dim, emb_dim) blocks."
-        return None
-
-    run_cases(check_split_c_attn.exercise, stacked, cases, diagnose=diagnose,
-              success="GPT-2's fused q/k/v weight now fits three nn.Linear layers.")
-
-
-# ---------------------------------------------------------------------------
 # 04 — softmax attention
 # ---------------------------------------------------------------------------
 
-import torch  # noqa: E402 (each section lists its own imports)
-import torch.nn.functional as F  # noqa: E402
 
 
 def _tensor04(rows: list) -> Any:
@@ -1314,7 +686,6 @@ def check_scaled_dot_product_attention(attention: Callable[..., Any]) -> None:
 # 05 — attention heads
 # ---------------------------------------------------------------------------
 
-import torch  # noqa: E402 (each section lists its own imports)
 
 
 @exercise("5.1", "A linear layer by hand")
@@ -1465,7 +836,6 @@ def check_split_heads(split_heads: Callable[[Any, int], Any]) -> None:
 # 06 — BPE tokenization
 # ---------------------------------------------------------------------------
 
-from collections import Counter as _Counter06  # noqa: E402 (each section lists its own imports)
 
 # "aaabdaaabac" as byte ids, and the compression table Z = aa, Y = ab, X = ZY.
 BPE_EXAMPLE_IDS = list(b"aaabdaaabac")
@@ -1499,10 +869,10 @@ def check_bpe_count_pairs(count_pairs: Callable[[list[int]], dict[tuple[int, int
         ids, expected = case.args[0], case.expected
         if case.hint:  # the edge cases carry their own hint
             return None
-        if got == dict(_Counter06(zip(ids[:-1], ids[1:-1]))):
+        if got == dict(Counter(zip(ids[:-1], ids[1:-1]))):
             return ("the last pair is missing: a list of n ids has n - 1 pairs, at positions "
                     "0 .. n-2 (zip(ids, ids[1:]) gives them all).")
-        if got == dict(_Counter06(zip(ids, ids[1:] + ids[:1]))):
+        if got == dict(Counter(zip(ids, ids[1:] + ids[:1]))):
             return "the last id has no right neighbour: do not wrap around to the first id."
         if isinstance(got, dict) and set(got) == set(expected) and all(n == 1 for n in got.values()):
             return "count every occurrence of a pair, not only whether it occurs."
@@ -1607,10 +977,448 @@ def check_bpe_vocab(build_vocab: Callable[[dict[tuple[int, int], int]], dict[int
 
 
 # ---------------------------------------------------------------------------
+# 07 — embeddings
+# ---------------------------------------------------------------------------
+
+
+SEED_SENTENCE_07 = "thou shalt not make a machine in the likeness of a human mind".split()
+
+
+def _window_rows_07(tokens: Sequence[str], context_size: int) -> list[tuple[tuple[str, ...], str]]:
+    """The right answer of exercise 7.1, to compare wrong ones with."""
+    return [(tuple(tokens[s : s + context_size]), tokens[s + context_size]) for s in range(len(tokens) - context_size)]
+
+
+def _diagnose_sliding_window(got: Any, case: Case) -> str | None:
+    tokens, context_size = case.args
+    expected = case.expected
+    if not isinstance(got, list):
+        return "return a list of rows, one (inputs, output) tuple per window position."
+    if got and isinstance(got[0], (tuple, list)) and len(got[0]) == 2 and isinstance(got[0][0], list):
+        return "make each row's inputs a tuple, tuple(tokens[start:start + context_size]), not a list."
+    widths = {len(row[0]) for row in got if isinstance(row, tuple) and len(row) == 2 and hasattr(row[0], "__len__")}
+    if expected and widths and widths != {context_size}:
+        return f"each row should have context_size = {context_size} inputs, not {sorted(widths)}: use context_size."
+    if len(got) == len(expected) - 1:
+        return (f"{len(got)} rows instead of {len(expected)}: the last window is missing. A text of n tokens "
+                "gives n - context_size rows: range(len(tokens) - context_size).")
+    if len(got) == len(expected) + 1 or (not expected and got):
+        return ("one row too many: the last window has no next token to predict. Stop at "
+                "range(len(tokens) - context_size).")
+    if got and got[0] and isinstance(got[0], tuple) and len(got[0]) == 2:
+        inputs, output = got[0]
+        if expected and output == expected[0][0][-1]:
+            return "the output is the token AFTER the inputs (tokens[start + context_size]), not the last input."
+    return None
+
+
+@exercise("7.1", "Slide a window over a sentence")
+def check_sliding_window(sliding_window: Callable[[Sequence[str], int], list]) -> None:
+    """Rows (inputs, output): context_size tokens, then the token that follows them."""
+    cases = [
+        Case((SEED_SENTENCE_07, 2), _window_rows_07(SEED_SENTENCE_07, 2),
+             "row i holds tokens i and i+1 as inputs and token i+2 as output."),
+        Case((SEED_SENTENCE_07[:4], 1), _window_rows_07(SEED_SENTENCE_07[:4], 1),
+             "with context_size = 1 each row is ((one token,), the next token)."),
+        Case((SEED_SENTENCE_07[:6], 3), _window_rows_07(SEED_SENTENCE_07[:6], 3),
+             "use context_size, not a fixed 2."),
+        Case((["thou", "shalt"], 2), [], "two tokens and a window of two leave nothing to predict: no rows."),
+    ]
+    run_cases(check_sliding_window.exercise, sliding_window, cases, diagnose=_diagnose_sliding_window,
+              success="thou shalt → not, shalt not → make, ...")
+
+
+def _diagnose_embed_one_hot(got: Any, case: Case) -> str | None:
+    ids, weight = case.args
+    expected = case.expected
+    if not hasattr(got, "shape"):
+        return "return a tensor: one_hot(ids) @ weight."
+    if tuple(got.shape) == tuple(expected.shape)[::-1]:
+        return "your result is transposed: a one-hot ROW (1, V) times the weight (V, D) gives the row (1, D)."
+    if tuple(got.shape) != tuple(expected.shape):
+        return (f"the result should have shape ids.shape + (D,) = {tuple(expected.shape)}. Make the one-hot "
+                f"vectors as long as the vocabulary (num_classes=weight.shape[0] = {weight.shape[0]}), "
+                "not as long as the largest id + 1.")
+    return None
+
+
+@exercise("7.2", "Embed with a one-hot vector")
+def check_embed_with_one_hot(embed_with_one_hot: Callable[[Any, Any], Any]) -> None:
+    """one_hot(ids, V).float() @ weight equals nn.Embedding's look-up, for any shape of ids."""
+    generator = torch.Generator().manual_seed(7)
+    weight = torch.randn(6, 3, generator=generator)
+    table = torch.nn.Embedding.from_pretrained(weight)
+    cases = [
+        Case((torch.tensor([2]), weight), table(torch.tensor([2])),
+             "one id gives one row of the weight. F.one_hot(ids, num_classes=weight.shape[0]) makes one-hot "
+             "vectors as long as the vocabulary; turn them into floats (.float()) before the product."),
+        Case((torch.tensor([0, 3, 3, 1]), weight), table(torch.tensor([0, 3, 3, 1])),
+             "the largest id here is 3, but the vocabulary has 6 words: one_hot needs num_classes=weight.shape[0]."),
+        Case((torch.tensor([5, 0, 2]), weight), table(torch.tensor([5, 0, 2])),
+             "row i of the result is row ids[i] of the weight."),
+        Case((torch.tensor([[1, 2], [4, 5]]), weight), table(torch.tensor([[1, 2], [4, 5]])),
+             "a batch of ids (B, T) gives (B, T, D): the one-hot tensor (B, T, V) @ weight (V, D) does this "
+             "without any reshaping."),
+    ]
+    run_cases(check_embed_with_one_hot.exercise, embed_with_one_hot, cases, atol=1e-6,
+              diagnose=_diagnose_embed_one_hot, success="An embedding layer is a one-hot vector times a matrix.")
+
+
+def _sinusoidal_variant_07(n_positions: int, d_model: int, base: float = 10_000.0, exponent: str = "2i",
+                           first: str = "sin", layout: str = "interleaved") -> Any:
+    """The right encoding and plausible wrong ones, to name what a wrong answer did."""
+    positions = torch.arange(n_positions, dtype=torch.float).unsqueeze(1)
+    i = torch.arange(d_model // 2, dtype=torch.float)
+    power = (2 * i if exponent == "2i" else i) / d_model
+    angles = positions / base**power
+    sin, cos = torch.sin(angles), torch.cos(angles)
+    even, odd = (sin, cos) if first == "sin" else (cos, sin)
+    if layout == "halves":
+        return torch.cat([even, odd], dim=1)
+    encoding = torch.zeros(n_positions, d_model)
+    encoding[:, 0::2] = even
+    encoding[:, 1::2] = odd
+    return encoding
+
+
+def _diagnose_sinusoidal(got: Any, case: Case) -> str | None:
+    n_positions, d_model = case.args
+    if not hasattr(got, "shape") or tuple(got.shape) != (n_positions, d_model):
+        return f"return a tensor of shape (n_positions, d_model) = ({n_positions}, {d_model})."
+    got = torch.as_tensor(got, dtype=torch.float)
+    wrong = {
+        "sine and cosine are swapped: the EVEN columns 0, 2, 4, ... hold sin, the odd ones cos.":
+            dict(first="cos"),
+        "the exponent is 2i/d_model, where 2i is the even column index (0, 2, 4, ...), not i/d_model.":
+            dict(exponent="i"),
+        "the columns are interleaved: sin in columns 0, 2, 4, ..., cos in 1, 3, 5, ... — not all the sines "
+        "first and then all the cosines.": dict(layout="halves"),
+        "the base of the exponent is 10000 (1e4), as in the paper.": dict(base=1000.0),
+    }
+    for hint, variant in wrong.items():
+        if torch.allclose(got, _sinusoidal_variant_07(n_positions, d_model, **variant), atol=1e-5):
+            return hint
+    if torch.allclose(got[:, 0], torch.sin(torch.arange(n_positions) + 1.0), atol=1e-5):
+        return "positions start at 0: the first row is sin(0) = 0, cos(0) = 1."
+    return None
+
+
+@exercise("7.3", "The sinusoidal position encoding")
+def check_sinusoidal_encoding(sinusoidal_encoding: Callable[[int, int], Any]) -> None:
+    """PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d))."""
+    cases = [
+        Case((1, 2), _sinusoidal_variant_07(1, 2), "position 0 is sin(0) = 0, cos(0) = 1."),
+        Case((4, 2), _sinusoidal_variant_07(4, 2), "with d_model = 2 the columns are sin(pos) and cos(pos)."),
+        Case((6, 8), _sinusoidal_variant_07(6, 8), "PE[pos, 2i] = sin(pos / 10000^(2i/d_model)), "
+             "PE[pos, 2i+1] = cos(pos / 10000^(2i/d_model))."),
+        Case((50, 16), _sinusoidal_variant_07(50, 16), "check the formula for every column, not only the first two."),
+    ]
+    run_cases(check_sinusoidal_encoding.exercise, sinusoidal_encoding, cases, atol=1e-5,
+              diagnose=_diagnose_sinusoidal, success="Every position now has its own fingerprint.")
+
+
+# ---------------------------------------------------------------------------
+# 08 — the transformer block
+# ---------------------------------------------------------------------------
+
+
+
+def _layer_norm_variants(x, scale, shift, eps):
+    """Plausible wrong layer norms, each with the hint that explains it."""
+    mean = x.mean(-1, keepdim=True)
+    var = x.var(-1, keepdim=True, unbiased=False)
+    right = (x - mean) / torch.sqrt(var + eps)
+    return [
+        ((x - mean) / torch.sqrt(x.var(-1, keepdim=True, unbiased=True) + eps) * scale + shift,
+         "you used the unbiased variance (dividing by n - 1). Layer norm divides by n: "
+         "x.var(dim=-1, keepdim=True, unbiased=False), or ((x - mean)**2).mean(-1, keepdim=True)."),
+        ((x - mean) / (torch.sqrt(var) + eps) * scale + shift,
+         "eps belongs INSIDE the square root: (x - mean) / sqrt(var + eps)."),
+        ((x - mean) / torch.sqrt(var) * scale + shift,
+         "add eps to the variance before the square root: (x - mean) / sqrt(var + eps)."),
+        (right, "you normalised but forgot the learnable scale and shift: ... * scale + shift."),
+        ((x - mean) / (var + eps) * scale + shift,
+         "divide by the standard deviation sqrt(var + eps), not by the variance."),
+        ((x - x.mean(0, keepdim=True)) / torch.sqrt(x.var(0, keepdim=True, unbiased=False) + eps)
+         * scale + shift,
+         "normalise over the LAST axis (each token's own features, dim=-1), not over the batch."),
+    ]
+
+
+@exercise("8.1", "Layer normalisation from scratch")
+def check_layer_norm(layer_norm: Callable) -> None:
+    """Mean 0, biased variance 1 over the last axis, eps inside the sqrt, then scale and shift."""
+    gen = torch.Generator().manual_seed(8)
+    x1 = torch.randn(2, 3, 6, generator=gen) * 3 + 1
+    s1, b1 = torch.ones(6), torch.zeros(6)
+    x2 = torch.randn(4, 5, generator=gen) * 2 - 3
+    s2, b2 = torch.randn(5, generator=gen), torch.randn(5, generator=gen)
+    x3 = torch.tensor([[1.0, 3.0], [-2.0, 2.0]])
+    x4 = torch.tensor([[2.0, 2.001, 1.999, 2.0]])  # nearly constant: eps matters
+    cases = []
+    for x, s, b, hint in [
+        (x1, s1, b1, "normalise each token's vector: subtract its mean, divide by sqrt(var + eps)."),
+        (x2, s2, b2, "after normalising, multiply by scale and add shift (both have one value per feature)."),
+        (x3, torch.ones(2), torch.zeros(2), "[1, 3] has mean 2 and (biased) variance 1, so it becomes [-1, 1]."),
+        (x4, torch.ones(4), torch.zeros(4), "eps goes inside the square root: sqrt(var + eps)."),
+    ]:
+        expected = torch.nn.functional.layer_norm(x, (x.shape[-1],), s, b, eps=1e-5)
+        cases.append(Case((x, s, b, 1e-5), expected, hint))
+
+    def diagnose(got, case):
+        if not hasattr(got, "shape") or tuple(got.shape) != tuple(case.expected.shape):
+            return None
+        for wrong, hint in _layer_norm_variants(*case.args):
+            if torch.allclose(torch.as_tensor(got, dtype=torch.float32), wrong, atol=1e-5, rtol=0) \
+                    and not torch.allclose(wrong, case.expected, atol=1e-5, rtol=0):
+                return hint
+        return None
+
+    run_cases(check_layer_norm.exercise, layer_norm, cases, atol=1e-5, diagnose=diagnose,
+              success="Your layer norm matches nn.LayerNorm.")
+
+
+@exercise("8.2", "GELU, as GPT-2 computes it")
+def check_gelu(gelu: Callable) -> None:
+    """The tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
+    x1 = torch.linspace(-4, 4, 9)
+    x2 = torch.tensor([[-0.5, 0.1, 1.5], [2.5, -1.5, 0.0]])
+    cases = [
+        Case((x1,), F.gelu(x1, approximate="tanh"), "GELU(x) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."),
+        Case((x2,), F.gelu(x2, approximate="tanh"), "apply the formula element by element; keep the shape."),
+    ]
+    variants = [
+        (lambda x: torch.relu(x), "that is ReLU (max(0, x)). GELU is smooth and slightly negative "
+         "for small negative x: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."),
+        (lambda x: F.gelu(x), "that is the exact GELU (with erf). GPT-2 uses the tanh approximation; "
+         "to reproduce GPT-2's numbers, use 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."),
+        (lambda x: x * (1 + torch.tanh((2 / math.pi) ** 0.5 * (x + 0.044715 * x**3))),
+         "you forgot the factor 0.5 in front."),
+        (lambda x: 0.5 * x * (1 + torch.tanh(2 / math.pi * (x + 0.044715 * x**3))),
+         "the constant is √(2/π) ≈ 0.7979, not 2/π."),
+        (lambda x: x * torch.sigmoid(1.702 * x), "that is the sigmoid approximation x·σ(1.702x); "
+         "GPT-2 uses the tanh one."),
+    ]
+
+    def diagnose(got, case):
+        if not hasattr(got, "shape") or tuple(got.shape) != tuple(case.expected.shape):
+            return None
+        for wrong, hint in variants:
+            if torch.allclose(torch.as_tensor(got, dtype=torch.float32), wrong(case.args[0]),
+                                 atol=1e-5, rtol=0):
+                return hint
+        return None
+
+    run_cases(check_gelu.exercise, gelu, cases, atol=1e-5, diagnose=diagnose,
+              success="Same numbers as F.gelu(x, approximate='tanh').")
+
+
+def _block_parts(seed: int, d: int = 6):
+    """A small attention, feed-forward and two different layer norms, seeded."""
+    torch.manual_seed(seed)
+    attn, ff, norm1, norm2 = MultiHeadAttention(d, 2, 8), FeedForward(d), LayerNorm(d), LayerNorm(d)
+    with torch.no_grad():
+        for norm in (norm1, norm2):
+            norm.scale.copy_(1 + 0.5 * torch.randn(d))
+            norm.shift.copy_(0.5 * torch.randn(d))
+    for module in (attn, ff, norm1, norm2):
+        module.eval()
+    return attn, ff, norm1, norm2
+
+
+@exercise("8.3", "The pre-norm transformer block")
+def check_pre_norm_block(pre_norm_block: Callable) -> None:
+    """``h = x + attn(norm1(x))``; ``out = h + ff(norm2(h))``."""
+    gen = torch.Generator().manual_seed(83)
+    cases = []
+    for seed, shape in [(1, (1, 4, 6)), (2, (2, 5, 6)), (3, (1, 1, 6))]:
+        attn, ff, norm1, norm2 = _block_parts(seed)
+        x = torch.randn(*shape, generator=gen)
+        with torch.no_grad():
+            h = x + attn(norm1(x))
+            expected = h + ff(norm2(h))
+        cases.append(Case((x, attn, ff, norm1, norm2), expected,
+                          "h = x + attn(norm1(x)), then return h + ff(norm2(h))."))
+
+    def variants(x, attn, ff, norm1, norm2):
+        h = x + attn(norm1(x))
+        post_h = norm1(x + attn(x))
+        return [
+            (norm2(post_h + ff(post_h)), "that is the 2017 POST-norm block, norm(x + sublayer(x)). "
+             "Pre-norm normalises the input of each sub-layer and leaves the residual path "
+             "untouched: x + attn(norm1(x))."),
+            (attn(norm1(x)) + ff(norm2(attn(norm1(x)))), "the first shortcut is missing: "
+             "add x back after attention, h = x + attn(norm1(x))."),
+            (ff(norm2(h)), "the second shortcut is missing: return h + ff(norm2(h))."),
+            (h + ff(norm1(h)), "the feed-forward has its OWN layer norm: use norm2 before ff, not norm1."),
+            (h + ff(norm2(x)), "the feed-forward reads the output of the attention step: ff(norm2(h)), "
+             "not ff(norm2(x))."),
+            (norm1(x) + attn(norm1(x)) + ff(norm2(norm1(x) + attn(norm1(x)))),
+             "the shortcut carries the UN-normalised x: h = x + attn(norm1(x)), not norm1(x) + ..."),
+        ]
+
+    def diagnose(got, case):
+        if not hasattr(got, "shape") or tuple(got.shape) != tuple(case.expected.shape):
+            return ("the block must return a tensor of the same shape as x, (B, T, emb_dim)."
+                    if hasattr(got, "shape") else None)
+        with torch.no_grad():
+            for wrong, hint in variants(*case.args):
+                if torch.allclose(got.detach(), wrong, atol=1e-5, rtol=0):
+                    return hint
+        return None
+
+    with torch.no_grad():
+        run_cases(check_pre_norm_block.exercise, pre_norm_block, cases, atol=1e-5, diagnose=diagnose,
+                  success="Pre-norm block with both shortcuts, as in GPT-2.")
+
+
+# ---------------------------------------------------------------------------
+# 09 — the GPT model
+# ---------------------------------------------------------------------------
+
+
+
+@exercise("9.1", "The next token, greedily")
+def check_next_token_ids(next_token_ids: Callable) -> None:
+    """logits (B, T, V) → the id with the largest logit at the LAST position, shape (B,)."""
+    gen = torch.Generator().manual_seed(91)
+    logits1 = torch.randn(2, 3, 7, generator=gen)
+    logits1[:, 0, 0] = 10.0  # the first position prefers id 0: taking it is wrong
+    logits2 = torch.randn(1, 1, 5, generator=gen)
+    logits3 = torch.randn(3, 4, 4, generator=gen)  # T == V: a wrong axis keeps the shape
+    cases = [Case((lg,), lg[:, -1, :].argmax(dim=-1),
+                  "take the logits of the last position, logits[:, -1, :], and the argmax over the "
+                  "vocabulary (dim=-1).")
+             for lg in (logits1, logits2, logits3)]
+
+    def diagnose(got, case):
+        logits = case.args[0]
+        if not hasattr(got, "shape"):
+            return "return a tensor of token ids, one per sequence: shape (B,)."
+        if tuple(got.shape) == tuple(logits.shape[:2]):
+            return "you picked a token at EVERY position; only the last position predicts the next token."
+        if tuple(got.shape) == (logits.shape[0], 1):
+            return "return shape (B,), one id per sequence: argmax without keepdim=True."
+        if tuple(got.shape) == (logits.shape[0], logits.shape[2]):
+            return "argmax over the vocabulary axis (dim=-1), not over the positions."
+        if tuple(got.shape) == (logits.shape[0],):
+            if torch.equal(got.long(), logits[:, 0, :].argmax(-1)):
+                return "that is the prediction after the FIRST token; use the last position, logits[:, -1, :]."
+            if torch.equal(got.long(), logits[:, -1, :].argmin(-1)):
+                return "argmax, not argmin: the most likely token has the LARGEST logit."
+        return None
+
+    run_cases(check_next_token_ids.exercise, next_token_ids, cases, diagnose=diagnose,
+              success="Greedy decoding picks these ids.")
+
+
+def _gpt_count_variants(c) -> list[tuple[int, str]]:
+    """(count, hint) for plausible mistakes in counting a GPT's parameters."""
+    e, V = c.emb_dim, c.vocab_size
+    return [
+        (V * e, "with tie_weights=True the LM head IS the token-embedding matrix: count it once."
+         if c.tie_weights else "with tie_weights=False the LM head is its own (vocab_size × emb_dim) "
+         "matrix: add vocab_size·emb_dim (GPT-2's head has no bias)."),
+        (V, "GPT-2's LM head has no bias."),
+        (c.context_length * e, "count the position embeddings too: context_length × emb_dim."),
+        (c.n_layers * 3 * e, "count the query/key/value biases (qkv_bias), 3·emb_dim per block, "
+         "only when config.qkv_bias is True." if not c.qkv_bias else
+         "with qkv_bias=True, each block has 3·emb_dim query/key/value biases."),
+        (c.n_layers * 4 * e, "each block has two layer norms, each with a scale AND a shift: 4·emb_dim per block."),
+        (c.n_layers * 2 * e, "each layer norm has two vectors (scale and shift), and a block has two layer norms."),
+        (2 * e, "do not forget the final layer norm (2·emb_dim)."),
+        (c.n_layers * e, "the output projection of attention (out_proj) has a bias of emb_dim."),
+        (c.n_layers * 5 * e, "the feed-forward layers have biases: 4·emb_dim for the first, emb_dim for the second."),
+        (c.n_layers * (e * e + e), "count the attention's output projection (out_proj): emb_dim² + emb_dim per block."),
+        (c.n_layers * (6 * e * e + 3 * e), "the feed-forward expands to 4·emb_dim: its two weight matrices have "
+         "emb_dim × 4·emb_dim entries each."),
+    ]
+
+
+_META_COUNTS09: dict[tuple, int] = {}
+
+
+def _meta_parameter_count(config) -> int:
+    """PyTorch's count for ``config``, from a model on the meta device (no memory; cached)."""
+    key = astuple(config)
+    if key not in _META_COUNTS09:
+        with torch.device("meta"):
+            _META_COUNTS09[key] = count_parameters(GPT(config))
+    return _META_COUNTS09[key]
+
+
+@exercise("9.2", "Count a GPT's parameters")
+def check_gpt_parameter_count(gpt_parameter_count: Callable) -> None:
+    """The exact count for any GPTConfig: tied or untied head, with or without qkv biases."""
+    tiny = dict(vocab_size=50, context_length=16, emb_dim=12, n_layers=2, n_heads=3, dropout=0.0)
+    configs = [
+        GPTConfig(**tiny),
+        GPTConfig(**tiny, tie_weights=False),
+        GPTConfig(**{**tiny, "n_layers": 3}, qkv_bias=False),
+        GPT_CONFIGS["gpt2-small"],
+        GPTConfig(**{**GPT_CONFIGS["gpt2-medium"].__dict__, "tie_weights": False}),
+    ]
+    cases = []
+    for config in configs:
+        cases.append(Case((config,), _meta_parameter_count(config),
+                          "add up: token and position embeddings, per block (two layer norms, "
+                          "q/k/v, out_proj, two feed-forward layers), the final norm, and the "
+                          "head if it is not tied."))
+
+    def diagnose(got, case):
+        if not isinstance(got, int):
+            return None
+        delta = abs(got - case.expected)
+        for amount, hint in _gpt_count_variants(case.args[0]):
+            if delta == amount:
+                return hint
+        return None
+
+    run_cases(check_gpt_parameter_count.exercise, gpt_parameter_count, cases, diagnose=diagnose,
+              success="Exactly what PyTorch counts.")
+
+
+@exercise("9.3", "Split GPT-2's c_attn weight")
+def check_split_c_attn(split_c_attn: Callable) -> None:
+    """(emb, 3·emb) Conv1D weight → three (emb, emb) nn.Linear weights (out × in): q, k, v."""
+    cases = []
+    for e in (2, 4):
+        w = torch.arange(e * 3 * e, dtype=torch.float32).reshape(e, 3 * e)
+        expected = torch.stack([part.T for part in w.split(e, dim=1)])
+        cases.append(Case((w,), expected, "split the columns into three blocks of emb_dim "
+                          "(query, key, value, in that order) and transpose each one."))
+
+    def stacked(w):
+        parts = split_c_attn(w)
+        if not isinstance(parts, (tuple, list)) or len(parts) != 3:
+            raise ValueError(f"return three tensors (W_query, W_key, W_value), got {describe(parts)}")
+        shapes = [tuple(p.shape) for p in parts]
+        if len(set(shapes)) != 1:
+            raise ValueError(f"the three weights have different shapes {shapes}")
+        return torch.stack(list(parts))
+
+    stacked.__name__ = getattr(split_c_attn, "__name__", "split_c_attn")
+
+    def diagnose(got, case):
+        w = case.args[0]
+        e = w.shape[0]
+        if torch.equal(got, torch.stack(list(w.split(e, dim=1)))):
+            return ("nn.Linear stores its weight as (out, in), GPT-2's Conv1D as (in, out): "
+                    "transpose each block (.T).")
+        if torch.equal(got, torch.stack([p.T for p in w.split(e, dim=1)][::-1])):
+            return "the order is query, key, value: the first emb_dim columns are the query."
+        if tuple(got.shape) != (3, e, e):
+            return "split along the columns (dim=1, size 3·emb_dim), into three (emb_dim, emb_dim) blocks."
+        return None
+
+    run_cases(check_split_c_attn.exercise, stacked, cases, diagnose=diagnose,
+              success="GPT-2's fused q/k/v weight now fits three nn.Linear layers.")
+
+
+# ---------------------------------------------------------------------------
 # 10 — training
 # ---------------------------------------------------------------------------
 
-import torch as _torch10  # noqa: E402
 
 
 def _stacked10(func: Callable) -> Callable:
@@ -1623,9 +1431,9 @@ def _stacked10(func: Callable) -> Callable:
     def stacked(*args: Any) -> Any:
         got = func(*args)
         if isinstance(got, tuple) and len(got) == 2 and all(hasattr(t, "shape") for t in got):
-            inputs, targets = (_torch10.as_tensor(t) for t in got)
+            inputs, targets = (torch.as_tensor(t) for t in got)
             if inputs.shape == targets.shape:
-                return _torch10.stack([inputs, targets])
+                return torch.stack([inputs, targets])
         return got
 
     stacked.__name__ = getattr(func, "__name__", "your_function")
@@ -1637,17 +1445,17 @@ def _pair10(got: Any) -> tuple[Any, Any] | None:
     if hasattr(got, "shape") and got.dim() >= 1 and got.shape[0] == 2:
         return got[0], got[1]
     if isinstance(got, tuple) and len(got) == 2 and all(hasattr(t, "shape") for t in got):
-        return tuple(_torch10.as_tensor(t) for t in got)
+        return tuple(torch.as_tensor(t) for t in got)
     return None
 
 
 def _windows10(ids: list[int], context_length: int, stride: int) -> Any:
     """The reference answer of exercise 10.1."""
-    ids_t = _torch10.tensor(ids)
+    ids_t = torch.tensor(ids)
     starts = range(0, len(ids) - context_length, stride)
-    inputs = _torch10.stack([ids_t[s : s + context_length] for s in starts])
-    targets = _torch10.stack([ids_t[s + 1 : s + context_length + 1] for s in starts])
-    return _torch10.stack([inputs, targets])  # (2, n_windows, context_length)
+    inputs = torch.stack([ids_t[s : s + context_length] for s in starts])
+    targets = torch.stack([ids_t[s + 1 : s + context_length + 1] for s in starts])
+    return torch.stack([inputs, targets])  # (2, n_windows, context_length)
 
 
 @exercise("10.1", "Cut a text into next-token windows")
@@ -1671,10 +1479,10 @@ def check_next_token_windows(make_windows: Callable[[list[int], int, int], tuple
             return "return a tuple (inputs, targets) of two tensors: torch.stack the windows."
         inputs, targets = _pair10(got)
         n_expected = len(expected_inputs)
-        if tuple(inputs.shape) == tuple(expected_inputs.shape) and _torch10.equal(
-            _torch10.as_tensor(inputs), expected_inputs
+        if tuple(inputs.shape) == tuple(expected_inputs.shape) and torch.equal(
+            torch.as_tensor(inputs), expected_inputs
         ):
-            if _torch10.equal(_torch10.as_tensor(targets), expected_inputs):
+            if torch.equal(torch.as_tensor(targets), expected_inputs):
                 return "your targets equal your inputs: shift them by one token (the NEXT token is the target)."
             return shift_hint
         if inputs.dim() == 2 and inputs.shape[1] == context_length:
@@ -1699,15 +1507,13 @@ def check_next_token_windows(make_windows: Callable[[list[int], int, int], tuple
 @exercise("10.2", "Cross-entropy by hand")
 def check_cross_entropy_by_hand(cross_entropy_by_hand: Callable[[Any, Any], Any]) -> None:
     """-mean(log softmax(logits)[range(N), targets]) for logits (N, V), targets (N,)."""
-    import torch.nn.functional as F
-
-    gen = _torch10.Generator().manual_seed(102)
+    gen = torch.Generator().manual_seed(102)
     examples = [
-        (_torch10.randn(4, 6, generator=gen) * 2, _torch10.tensor([0, 5, 2, 2])),
-        (_torch10.randn(3, 3, generator=gen), _torch10.tensor([1, 0, 2])),  # N == V: a wrong axis keeps shapes
-        (_torch10.tensor([[2.0, 1.0, 0.1]]), _torch10.tensor([0])),
-        (_torch10.zeros(2, 10), _torch10.tensor([3, 7])),  # uniform: ln 10
-        (_torch10.tensor([[100.0, 0.0, -100.0], [0.0, 120.0, 0.0]]), _torch10.tensor([2, 0])),  # huge logits
+        (torch.randn(4, 6, generator=gen) * 2, torch.tensor([0, 5, 2, 2])),
+        (torch.randn(3, 3, generator=gen), torch.tensor([1, 0, 2])),  # N == V: a wrong axis keeps shapes
+        (torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0])),
+        (torch.zeros(2, 10), torch.tensor([3, 7])),  # uniform: ln 10
+        (torch.tensor([[100.0, 0.0, -100.0], [0.0, 120.0, 0.0]]), torch.tensor([2, 0])),  # huge logits
     ]
     cases = [Case((lg, tg), F.cross_entropy(lg, tg), "softmax over the vocabulary (dim=-1), pick the "
                   "probability of the right token, log, mean over the N positions, negate.")
@@ -1727,8 +1533,8 @@ def check_cross_entropy_by_hand(cross_entropy_by_hand: Callable[[Any, Any], Any]
             return ("your loss is NaN or infinite. Did you take the log of the logits? Logits can be "
                     "negative: take the log of PROBABILITIES (after softmax). And for huge logits use "
                     "torch.log_softmax: softmax underflows to 0 and log(0) = -inf.")
-        rows = _torch10.arange(len(targets))
-        probs = _torch10.softmax(logits, dim=-1)[rows, targets]
+        rows = torch.arange(len(targets))
+        probs = torch.softmax(logits, dim=-1)[rows, targets]
         variants = {
             "forgot to negate: the log of a probability is negative; the loss is MINUS the mean.": -expected,
             "you summed over positions: take the mean (divide by N).": expected * len(targets),
@@ -1736,7 +1542,7 @@ def check_cross_entropy_by_hand(cross_entropy_by_hand: Callable[[Any, Any], Any]
                 float(-(logits[rows, targets].clamp_min(1e-12)).log().mean()) if (logits[rows, targets] > 0).all() else None,
             "you skipped the log: the loss is the mean NEGATIVE LOG probability.": float(-probs.mean()),
             "softmax over the wrong axis: normalise over the vocabulary (dim=-1), not the positions.":
-                float(-_torch10.log_softmax(logits, dim=0)[rows, targets].mean()),
+                float(-torch.log_softmax(logits, dim=0)[rows, targets].mean()),
             "you used the raw logits of the right tokens: convert them to (log) probabilities first.":
                 float(-logits[rows, targets].mean()),
         }
@@ -1752,10 +1558,10 @@ def check_cross_entropy_by_hand(cross_entropy_by_hand: Callable[[Any, Any], Any]
 def _translation_example10(french_ids: list[int], english_ids: list[int], sep_id: int, eos_id: int,
                            ignore_index: int = -100) -> tuple[Any, Any]:
     """The reference answer of exercise 10.3."""
-    ids = _torch10.tensor(french_ids + [sep_id] + english_ids + [eos_id])
+    ids = torch.tensor(french_ids + [sep_id] + english_ids + [eos_id])
     inputs, targets = ids[:-1], ids[1:].clone()
     targets[: len(french_ids)] = ignore_index
-    return _torch10.stack([inputs, targets])  # (2, sequence length)
+    return torch.stack([inputs, targets])  # (2, sequence length)
 
 
 @exercise("10.3", "Mask the French targets")
@@ -1780,7 +1586,7 @@ def check_translation_example(
         if _pair10(got) is None:
             return "return a tuple (inputs, targets) of two 1-D tensors."
         inputs, targets = _pair10(got)
-        if inputs.shape != expected_inputs.shape or not _torch10.equal(inputs, expected_inputs):
+        if inputs.shape != expected_inputs.shape or not torch.equal(inputs, expected_inputs):
             if len(inputs) == len(expected_inputs) + 1:
                 return "inputs drop the LAST token (<eos>): nothing comes after it to predict."
             return "inputs are french + [sep_id] + english, without the final <eos>."
@@ -1804,3 +1610,180 @@ def check_translation_example(
 
     run_cases(check_translation_example.exercise, _stacked10(translation_example), cases, diagnose=diagnose,
               success="The loss will count only the English words.")
+
+
+# ---------------------------------------------------------------------------
+# 11 — generation
+# ---------------------------------------------------------------------------
+
+
+
+
+def _cloning11(func: Callable) -> Callable:
+    """``func`` called on copies of its tensor arguments, so an in-place edit cannot spoil a case."""
+
+    @functools.wraps(func)
+    def call(*args, **kwargs):
+        args = tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+        return func(*args, **kwargs)
+
+    return call
+
+
+def _close11(got: Any, expected: torch.Tensor) -> bool:
+    return (
+        isinstance(got, torch.Tensor)
+        and got.shape == expected.shape
+        and bool(torch.allclose(got.double(), expected.double(), atol=1e-5, equal_nan=False))
+    )
+
+
+def _row_sums_hint11(got: Any) -> str | None:
+    if isinstance(got, torch.Tensor) and got.is_floating_point() and got.numel():
+        sums = got.sum(dim=-1)
+        if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+            return (
+                f"your rows sum to {[round(s, 4) for s in sums.reshape(-1).tolist()]}, not 1: a "
+                "probability distribution must be renormalised over the last axis (divide by the sum of what you kept)."
+            )
+    return None
+
+
+@exercise("11.1", "Scale logits by a temperature")
+def check_softmax_with_temperature(softmax_with_temperature: Callable) -> None:
+    """softmax(logits / T) over the last axis, numerically stable."""
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
+    batch = torch.tensor([[3.0, 1.0, 0.5], [0.0, 0.0, 2.0]])
+    huge = torch.tensor([1000.0, 999.0, 990.0])
+    cases = [
+        Case((logits, 1.0), torch.softmax(logits, dim=-1), "temperature 1 is the plain softmax."),
+        Case((logits, 0.5), torch.softmax(logits / 0.5, dim=-1), "divide the logits by T, then softmax."),
+        Case((logits, 2.0), torch.softmax(logits / 2.0, dim=-1), "divide the logits by T, then softmax."),
+        Case((batch, 0.7), torch.softmax(batch / 0.7, dim=-1),
+             "each row is one distribution: softmax over the last axis (dim=-1)."),
+        Case((huge, 0.5), torch.softmax(huge / 0.5, dim=-1),
+             "large logits overflow exp(): subtract the row's maximum first, or use torch.softmax."),
+    ]
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        values, t = case.args
+        if not isinstance(got, torch.Tensor):
+            return None
+        if torch.isnan(got).any() or torch.isinf(got).any():
+            return "exp() overflowed to inf: subtract the row's maximum logit before exp, or call torch.softmax."
+        if t != 1 and _close11(got, torch.softmax(values * t, dim=-1)):
+            return (
+                f"you multiplied the logits by T={t}; divide them by T instead, so that T < 1 "
+                "sharpens the distribution and T > 1 flattens it."
+            )
+        plain = torch.softmax(values, dim=-1)
+        if t != 1 and (_close11(got, plain / t) or _close11(got, plain * t) or _close11(got, plain)):
+            return "the temperature must scale the logits BEFORE the softmax: softmax(logits / T), not softmax(logits) / T."
+        if values.dim() == 2 and _close11(got, torch.softmax(values / t, dim=0)):
+            return "you normalised down the columns: each row is one distribution, so use dim=-1."
+        return _row_sums_hint11(got)
+
+    run_cases(
+        check_softmax_with_temperature.exercise,
+        _cloning11(softmax_with_temperature),
+        cases,
+        atol=1e-5,
+        diagnose=diagnose,
+        success="Low T sharpens, high T flattens.",
+    )
+
+
+@exercise("11.2", "Keep the top k")
+def check_top_k_probs(top_k_probs: Callable) -> None:
+    """Keep the k largest probabilities (ties with the k-th included), zero the rest, renormalise."""
+    t = torch.tensor
+    cases = [
+        Case((t([0.1, 0.4, 0.2, 0.3]), 2), t([0.0, 4 / 7, 0.0, 3 / 7]),
+             "keep the 2 largest (0.4 and 0.3) in their places, zero the others, and renormalise."),
+        Case((t([0.1, 0.4, 0.2, 0.3]), 1), t([0.0, 1.0, 0.0, 0.0]), "k = 1 keeps only the most probable token."),
+        Case((t([0.1, 0.4, 0.2, 0.3]), 4), t([0.1, 0.4, 0.2, 0.3]), "k = vocabulary size keeps everything."),
+        Case((t([0.1, 0.4, 0.2, 0.3]), 10), t([0.1, 0.4, 0.2, 0.3]),
+             "k larger than the vocabulary keeps everything (torch.topk needs k <= size: use min(k, size))."),
+        Case((t([0.4, 0.2, 0.2, 0.1, 0.1]), 2), t([0.5, 0.25, 0.25, 0.0, 0.0]),
+             "a token tied with the k-th largest probability is kept too: keep every p >= the k-th largest."),
+        Case((t([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3]]), 2), t([[0.0, 2 / 3, 1 / 3], [0.625, 0.0, 0.375]]),
+             "each row is its own distribution: find the k largest of each row (dim=-1)."),
+    ]
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        probs, k = case.args
+        if not isinstance(got, torch.Tensor) or got.shape != probs.shape:
+            return None
+        expected = case.expected
+        kept_expected = int((expected > 0).sum())
+        kept_got = int((got > 0).sum())
+        if _close11(got, torch.sort(expected, dim=-1, descending=True).values) and not _close11(got, expected):
+            return "you returned the probabilities sorted; put each kept probability back at its token's position."
+        unnormalised = probs * (expected > 0)
+        if _close11(got, unnormalised):
+            return "you kept the right tokens but forgot to renormalise: divide by the sum of the kept probabilities."
+        rows = probs.shape[:-1].numel()
+        if kept_got < kept_expected and kept_expected > k * rows:
+            return "a token tied with the k-th largest probability must be kept too: keep every p >= the k-th largest value."
+        if kept_got == kept_expected + rows:
+            return "you kept one token too many per row: keep the k largest, not k + 1 (check < versus <=)."
+        if kept_got == kept_expected - rows:
+            return "you kept one token too few per row: keep the k largest, not k - 1."
+        return _row_sums_hint11(got)
+
+    run_cases(
+        check_top_k_probs.exercise,
+        _cloning11(top_k_probs),
+        cases,
+        atol=1e-5,
+        diagnose=diagnose,
+        success="Only the k best candidates can be drawn now.",
+    )
+
+
+@exercise("11.3", "Keep the nucleus (top-p)")
+def check_top_p_probs(top_p_probs: Callable) -> None:
+    """Keep the most probable tokens until their mass reaches p (the crossing token included), renormalise."""
+    t = torch.tensor
+    probs = t([0.1, 0.5, 0.15, 0.25])
+    cases = [
+        Case((probs, 0.6), t([0.0, 2 / 3, 0.0, 1 / 3]),
+             "0.5 is not yet 0.6, so the next token (0.25) is kept too; then stop and renormalise."),
+        Case((probs, 0.8), t([0.0, 0.5 / 0.9, 0.15 / 0.9, 0.25 / 0.9]),
+             "0.5 + 0.25 = 0.75 is below 0.8, so 0.15 is kept as well."),
+        Case((probs, 0.3), t([0.0, 1.0, 0.0, 0.0]),
+             "the most probable token is always kept, even when it alone is more than p."),
+        Case((probs, 1.0), probs.clone(), "p = 1 keeps every token."),
+        Case((t([[0.1, 0.5, 0.15, 0.25], [0.7, 0.1, 0.1, 0.1]]), 0.6),
+             t([[0.0, 2 / 3, 0.0, 1 / 3], [1.0, 0.0, 0.0, 0.0]]),
+             "each row is its own distribution: sort and accumulate along the last axis (dim=-1)."),
+    ]
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        probs, p = case.args
+        if not isinstance(got, torch.Tensor) or got.shape != probs.shape:
+            return None
+        expected = case.expected
+        if torch.isnan(got).any() or (got.sum(dim=-1) == 0).any():
+            return "a row kept no token at all: the most probable token must always be kept."
+        if _close11(got, torch.sort(expected, dim=-1, descending=True).values) and not _close11(got, expected):
+            return "you returned the probabilities sorted; scatter them back to each token's original position."
+        if _close11(got, probs * (expected > 0)):
+            return "you kept the right tokens but forgot to renormalise: divide by the sum of the kept probabilities."
+        if int((got > 0).sum()) < int((expected > 0).sum()):
+            return (
+                "you dropped the token that crosses the threshold: keep a token while the mass BEFORE it is "
+                "below p, so the kept mass reaches at least p (cumsum - p_i < p, not cumsum <= p)."
+            )
+        if int((got > 0).sum()) > int((expected > 0).sum()):
+            return "you kept too many tokens: stop as soon as the kept probabilities add up to p or more."
+        return _row_sums_hint11(got)
+
+    run_cases(
+        check_top_p_probs.exercise,
+        _cloning11(top_p_probs),
+        cases,
+        atol=1e-5,
+        diagnose=diagnose,
+        success="The nucleus grows and shrinks with the model's confidence.",
+    )

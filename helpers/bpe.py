@@ -30,9 +30,9 @@ from typing import Literal
 
 import regex
 import tiktoken
-from tqdm import tqdm
 
 from helpers.paths import DATA_DIR
+from helpers.progress import ProgressBar
 
 #: GPT-2's vocabulary (``token -> id``) and its merges, in the order they were learned.
 GPT2_DIR: Path = DATA_DIR / "gpt2"
@@ -354,7 +354,7 @@ def train_bpe(
     heapq.heapify(heap)
 
     merges: dict[tuple[int, int], int] = {}
-    for new_id in tqdm(range(256, 256 + n_merges), desc="BPE merges", disable=not progress):
+    for new_id in ProgressBar(range(256, 256 + n_merges), desc="BPE merges", disable=not progress):
         while heap and pair_counts.get(heap[0][1], 0) != -heap[0][0]:
             heapq.heappop(heap)
         if not heap:

@@ -28,9 +28,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from helpers.matrix_dictionary import build_vocabulary
+from helpers.progress import ProgressBar
 from helpers.translate import UnknownWordError
 
 
@@ -169,7 +169,7 @@ def train_word2vec(
         for epoch in range(epochs):
             order = torch.randperm(len(centres), generator=generator)
             batches = range(0, len(order), batch_size)
-            for start in tqdm(batches, desc=f"word2vec epoch {epoch + 1}/{epochs}"):
+            for start in ProgressBar(batches, desc=f"word2vec epoch {epoch + 1}/{epochs}"):
                 batch = order[start : start + batch_size]
                 negatives = torch.multinomial(noise, len(batch) * n_negatives, replacement=True, generator=generator)
                 loss = model(centres[batch], contexts[batch], negatives.view(len(batch), n_negatives))

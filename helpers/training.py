@@ -10,7 +10,7 @@ This module holds everything that turns that sentence into a trained model:
 - **the loss**: :func:`cross_entropy` written out step by step (it equals
   ``F.cross_entropy``), :func:`language_model_loss` and :func:`perplexity`;
 - **the loop**: :func:`train` (AdamW, linear warm-up then cosine decay, gradient
-  clipping, a tqdm bar) returns a :class:`History` of losses and learning rates;
+  clipping, a progress bar) returns a :class:`History` of losses and learning rates;
 - **checkpoints**: :func:`save_checkpoint` / :func:`load_checkpoint`;
 - **translation**: :func:`translate_greedy` decodes many sentences at once and
   :func:`exact_match` scores them.
@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
+from helpers.progress import ProgressBar
 from helpers.translate import UnknownWordError
 
 #: Targets equal to this are skipped by the loss (PyTorch's default ``ignore_index``).
@@ -353,7 +353,7 @@ def train(
     history = History()
     batches = _forever(train_loader)
     model.train()
-    bar = tqdm(range(steps), desc="training", disable=not progress)
+    bar = ProgressBar(range(steps), desc="training", disable=not progress)
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, steps=steps, lr=lr, warmup_steps=warmup_steps)

@@ -5,6 +5,7 @@ Strict nbval on ``solutions/`` runs in the same pytest session (see the Makefile
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from helpers.checks import EXERCISES
 from tests.notebook_tools import EXERCISE_HEADING, REPO_ROOT, SOLUTIONS, STUDENT, check_calls, errors, run_notebook
 from tools import release
+from tools.execute import KERNELSPEC
 
 NOT_SOLVED = "is not solved yet"
 
@@ -27,6 +29,15 @@ def test_every_solution_has_a_student_notebook_and_back():
 
 def test_student_notebooks_equal_the_release_of_solutions():
     assert release.stale_notebooks() == [], "run 'make release' and commit notebooks/"
+
+
+def test_every_notebook_names_the_kernel_that_make_lab_installs():
+    """Otherwise JupyterLab rewrites the kernel's name into the file on opening, and git sees a change."""
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    installed = re.search(r'ipykernel install .*--name (\S+) --display-name "([^"]+)"', makefile)
+    assert installed.groups() == (KERNELSPEC["name"], KERNELSPEC["display_name"])
+    wrong = [p.name for p in SOLUTIONS + STUDENT if nbformat.read(p, as_version=4).metadata.kernelspec != KERNELSPEC]
+    assert not wrong, f"notebooks with another kernelspec: {wrong} (run 'make execute')"
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)

@@ -20,19 +20,23 @@ from nbclient import NotebookClient
 from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The kernel that `make lab` installs (see the Makefile). Every notebook names it, so that
+#: JupyterLab finds the notebook's kernel already recorded and does not rewrite the file on opening.
+KERNELSPEC = {"display_name": "Python 3 (LLMs from Dummies)", "language": "python", "name": "python3"}
 
 
 def run(notebook: nbformat.NotebookNode, folder: Path, allow_errors: bool = False, timeout: int = 600) -> None:
     """Execute ``notebook`` in place, in a kernel of this very Python environment.
 
-    The kernel starts in ``folder`` (the notebook's own folder), as in JupyterLab.
+    The kernel starts in ``folder`` (the notebook's own folder), as in JupyterLab, and is
+    shut down at the end.
     """
     manager = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
     client = NotebookClient(
         notebook, km=manager, timeout=timeout, allow_errors=allow_errors,
         resources={"metadata": {"path": str(folder)}},
     )
-    client.execute()
+    client.execute(cleanup_kc=True)  # the client did not create the kernel manager, so say so
 
 
 def tidy_streams(outputs: list) -> list:
@@ -62,6 +66,7 @@ def execute(path: Path) -> float:
     start = time.perf_counter()
     run(notebook, path.parent)
     seconds = time.perf_counter() - start
+    notebook.metadata.kernelspec = dict(KERNELSPEC)
     for cell in notebook.cells:
         cell.get("metadata", {}).pop("execution", None)
         if cell.cell_type == "code":

@@ -7,11 +7,17 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Jupyter looks in .venv before ~/.local, so the course kernel is this venv's Python.
 export JUPYTER_PREFER_ENV_PATH := 1
-# Saved outputs are made and checked with one thread per process: float sums then add up
-# in the same order on every machine, whatever its number of cores.
-SINGLE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# One BLAS/OpenMP thread per process unless you set OMP_NUM_THREADS: `make test` runs one
+# process per core. Saved outputs do not depend on it (see "How outputs are compared" in README.md).
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= $(OMP_NUM_THREADS)
+# The course plugin (tests/nbval_settings.py): strict nbval, the tolerance policy, no network.
+NBVAL := -p tests.nbval_settings --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# pytest-xdist workers for $(1) threads each: one core per thread. More threads than cores
+# make OpenMP's threads spin in each other's way, and a notebook then runs many times slower.
+workers = $(shell $(PY) -c "import os; print(max(1, os.cpu_count() // $(1)))")
 
-.PHONY: lab test release execute data bench clean
+.PHONY: lab test test-portable release execute data bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,10 +31,15 @@ lab: $(STAMP)
 	$(PY) -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Unit tests, notebook tests, and strict nbval on the solutions (saved outputs compared),
-# spread over all cores by file (a notebook's cells stay in order on one worker).
+# spread over the cores by file (a notebook's cells stay in order on one worker).
 test: $(STAMP)
-	$(SINGLE_THREAD) TQDM_DISABLE=1 $(PY) -m pytest -n auto --dist loadfile -p tests.nbval_settings \
-		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg tests solutions
+	TQDM_DISABLE=1 $(PY) -m pytest -n $(call workers,$(OMP_NUM_THREADS)) --dist loadfile $(NBVAL) tests solutions
+
+# The notebook tests again as another CPU runs them: PyTorch's plain (non-SIMD) kernels and
+# two threads, so every float sum adds up in another order than in the saved outputs.
+test-portable: $(STAMP)
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 TQDM_DISABLE=1 \
+		$(PY) -m pytest -n $(call workers,2) --dist loadfile $(NBVAL) tests/test_notebooks.py solutions
 
 # Regenerate the student notebooks from the solutions.
 release: $(STAMP)
@@ -36,7 +47,7 @@ release: $(STAMP)
 
 # Re-execute the solutions in place (fresh saved outputs), then regenerate the student notebooks.
 execute: $(STAMP)
-	$(SINGLE_THREAD) $(PY) tools/execute.py
+	$(PY) tools/execute.py
 	$(PY) tools/release.py
 
 # Regenerate the generated files in data/ (see data/README.md).

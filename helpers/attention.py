@@ -144,23 +144,23 @@ class KVCache:
         return f"KVCache(positions={len(self)}, keys shape={shape})"
 
 
+def split_heads(x: Tensor, n_heads: int) -> Tensor:
+    """``(B, T, d_model)`` → ``(B, n_heads, T, head_dim)``: head ``h`` gets features ``h·head_dim …``.
+
+    Notebook 05, exercise 5.4.
+    """
+    B, T, d_model = x.shape
+    return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)  # (B, T, nh, hd) -> (B, nh, T, hd)
+
+
 class SelfAttentionHead(nn.Module):
-    """One attention head: ``softmax(Q·Kᵀ/√d_out)·V`` with ``Q, K, V = x·W_Qᵀ, x·W_Kᵀ, x·W_Vᵀ``.
+    """One attention head: ``softmax(Q·Kᵀ/√d_out)·V`` with ``Q, K, V = x·W_Qᵀ, x·W_Kᵀ, x·W_Vᵀ`` (notebook 05).
 
     ``x`` ``(B, T, d_in)`` → ``(B, T, d_out)``. Causal by default.
     """
 
-    def __init__(
-        self,
-        d_in: int,
-        d_out: int,
-        context_length: int,
-        dropout: float = 0.0,
-        qkv_bias: bool = False,
-        causal: bool = True,
-    ) -> None:
+    def __init__(self, d_in: int, d_out: int, dropout: float = 0.0, qkv_bias: bool = False, causal: bool = True):
         super().__init__()
-        self.context_length = context_length
         self.causal = causal
         self.W_query = nn.Linear(d_in, d_out, bias=qkv_bias)
         self.W_key = nn.Linear(d_in, d_out, bias=qkv_bias)
@@ -168,39 +168,28 @@ class SelfAttentionHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        T = x.shape[1]
-        if T > self.context_length:
-            raise ValueError(
-                f"sequence of {T} tokens is longer than context_length={self.context_length}"
-            )
         q, k, v = self.W_query(x), self.W_key(x), self.W_value(x)  # each (B, T, d_out)
-        mask = causal_mask(T, device=x.device) if self.causal else None
+        mask = causal_mask(x.shape[1], device=x.device) if self.causal else None  # (T, T)
         weights = self.dropout(attention_weights(q, k, mask))  # (B, T, T)
         return weights @ v  # (B, T, d_out)
 
 
 class MultiHeadAttention(nn.Module):
-    """``n_heads`` attention heads computed in one batch, then an output projection.
+    """``n_heads`` attention heads computed in one batch, then an output projection (notebook 05).
 
     ``x`` ``(B, T, d_model)`` → ``(B, T, d_model)``. Each head works in
     ``head_dim = d_model // n_heads`` dimensions; the heads' outputs are
     concatenated along the last axis and mixed by ``out_proj``. Causal by
-    default. ``dropout`` is applied to the attention weights.
+    default. ``dropout`` is applied to the attention weights. After each call,
+    ``last_weights`` holds the attention weights ``(B, n_heads, T, T_total)``
+    (before dropout), for plotting.
 
     With a :class:`KVCache`, ``x`` holds only the NEW tokens: their keys and
     values are appended to the cache, and their queries attend to every cached
     position and the new ones, causally by absolute position.
     """
 
-    def __init__(
-        self,
-        d_model: int,
-        n_heads: int,
-        context_length: int,
-        dropout: float = 0.0,
-        qkv_bias: bool = False,
-        causal: bool = True,
-    ) -> None:
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, qkv_bias: bool = False, causal: bool = True):
         super().__init__()
         if n_heads < 1 or d_model % n_heads != 0:
             raise ValueError(
@@ -210,52 +199,31 @@ class MultiHeadAttention(nn.Module):
         self.d_model = d_model
         self.n_heads = n_heads
         self.head_dim = d_model // n_heads
-        self.context_length = context_length
         self.causal = causal
         self.W_query = nn.Linear(d_model, d_model, bias=qkv_bias)
         self.W_key = nn.Linear(d_model, d_model, bias=qkv_bias)
         self.W_value = nn.Linear(d_model, d_model, bias=qkv_bias)
         self.out_proj = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
-
-    def split_heads(self, x: Tensor) -> Tensor:
-        """``(B, T, d_model)`` → ``(B, n_heads, T, head_dim)``."""
-        B, T, _ = x.shape
-        return x.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
-
-    def attention_weights(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
-        """The attention weights ``(B, n_heads, T, T_total)`` for ``x`` (before dropout).
-
-        With a ``kv_cache`` this appends ``x``'s keys and values to it, as ``forward`` does.
-        """
-        return self._attend(x, kv_cache)[1]
+        self.last_weights: Tensor | None = None
 
     def forward(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
-        return self._attend(x, kv_cache)[0]
-
-    def _attend(self, x: Tensor, kv_cache: KVCache | None) -> tuple[Tensor, Tensor]:
-        """The output ``(B, T, d_model)`` and the weights ``(B, n_heads, T, T_total)``."""
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
+        B, T, d_model = x.shape
+        if d_model != self.d_model:
             raise ValueError(f"expected x of shape (B, T, {self.d_model}), got {tuple(x.shape)}")
-        B, T, _ = x.shape
-        start = 0 if kv_cache is None else len(kv_cache)
-        if start + T > self.context_length:
-            cached = f" ({start} cached + {T} new)" if kv_cache is not None else ""
-            raise ValueError(
-                f"sequence of {start + T} tokens{cached} is longer than "
-                f"context_length={self.context_length}"
-            )
-        q = self.split_heads(self.W_query(x))  # (B, T, d_model) -> (B, n_heads, T, head_dim)
-        k = self.split_heads(self.W_key(x))
-        v = self.split_heads(self.W_value(x))
+        past = 0 if kv_cache is None else len(kv_cache)  # tokens already in the cache
+        q = split_heads(self.W_query(x), self.n_heads)  # (B, T, d_model) -> (B, n_heads, T, head_dim)
+        k = split_heads(self.W_key(x), self.n_heads)
+        v = split_heads(self.W_value(x), self.n_heads)
         if kv_cache is not None:
-            k, v = kv_cache.append(k, v)  # (B, n_heads, start + T, head_dim)
-        # The new queries sit at absolute positions start .. start+T-1.
-        mask = causal_mask(T, device=x.device, past=start) if self.causal else None  # (T, start + T)
-        weights = attention_weights(q, k, mask)  # (B, n_heads, T, start + T)
+            k, v = kv_cache.append(k, v)  # (B, n_heads, past + T, head_dim)
+        # The new queries sit at absolute positions past .. past + T - 1.
+        mask = causal_mask(T, device=x.device, past=past) if self.causal else None  # (T, past + T)
+        weights = attention_weights(q, k, mask)  # (B, n_heads, T, past + T)
+        self.last_weights = weights.detach()
         out = self.dropout(weights) @ v  # (B, n_heads, T, head_dim)
-        out = out.transpose(1, 2).contiguous().view(B, T, self.d_model)  # concatenate heads
-        return self.out_proj(out), weights
+        out = out.transpose(1, 2).contiguous().view(B, T, d_model)  # (B, T, n_heads, head_dim) -> concatenated
+        return self.out_proj(out)
 
     def heads(self) -> list[SelfAttentionHead]:
         """The same computation as ``n_heads`` separate :class:`SelfAttentionHead` s.
@@ -269,12 +237,8 @@ class MultiHeadAttention(nn.Module):
         for h in range(self.n_heads):
             rows = slice(h * self.head_dim, (h + 1) * self.head_dim)
             head = SelfAttentionHead(
-                self.d_model,
-                self.head_dim,
-                self.context_length,
-                dropout=self.dropout.p,
-                qkv_bias=self.W_query.bias is not None,
-                causal=self.causal,
+                self.d_model, self.head_dim, dropout=self.dropout.p,
+                qkv_bias=self.W_query.bias is not None, causal=self.causal,
             )
             with torch.no_grad():
                 for name in ("W_query", "W_key", "W_value"):
@@ -284,40 +248,3 @@ class MultiHeadAttention(nn.Module):
                         theirs.bias.copy_(mine.bias[rows])
             heads.append(head)
         return heads
-
-
-def plot_attention(
-    weights: Tensor,
-    query_labels: list[str],
-    key_labels: list[str],
-    title: str = "attention weights",
-    ax=None,  # a matplotlib Axes, or None for a new figure
-    annotate: bool = True,
-):
-    """Heatmap of a ``(T_q, T_k)`` weight matrix: one row per query, one column per key.
-
-    Returns the matplotlib ``Axes``; with ``annotate`` every cell shows its weight.
-    """
-    import matplotlib.pyplot as plt
-
-    weights = weights.detach().float()
-    if weights.shape != (len(query_labels), len(key_labels)):
-        raise ValueError(
-            f"weights of shape {tuple(weights.shape)} need {weights.shape[0]} query labels and "
-            f"{weights.shape[-1]} key labels, got {len(query_labels)} and {len(key_labels)}"
-        )
-    if ax is None:
-        _, ax = plt.subplots(figsize=(0.55 * len(key_labels) + 2, 0.45 * len(query_labels) + 1.2))
-    ax.imshow(weights.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(len(key_labels)), key_labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(query_labels)), query_labels)
-    ax.set_xlabel("key (attended to)")
-    ax.set_ylabel("query")
-    ax.set_title(title)
-    if annotate:
-        for i in range(weights.shape[0]):
-            for j in range(weights.shape[1]):
-                w = weights[i, j].item()
-                ax.text(j, i, f"{w:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if w > 0.6 else "black")
-    return ax

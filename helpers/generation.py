@@ -1,4 +1,4 @@
-"""Generating text with a GPT: decoding strategies and the KV cache.
+"""Generating text with a GPT: decoding strategies and the KV cache (notebook 11).
 
 A language model gives, for every position, one *logit* per token of the
 vocabulary. Generating text repeats one step: take the logits of the last
@@ -17,26 +17,37 @@ This module holds the pieces of that step and the loop around it:
 ``sample_next_token(logits, temperature, top_k, top_p, generator)``
     Greedy (``temperature=0``: the arg-max) or one draw from that distribution.
 ``generate(model, token_ids, max_new_tokens, ...)``
-    The loop, with or without a KV cache.
+    The loop, with or without a KV cache; ``generate_with_logits`` also returns
+    the logits each new token was chosen from.
 
 The filters work on logits and leave their input untouched. A token set to
 ``-inf`` gets probability exactly 0 after softmax, and softmax renormalises
-the tokens that remain, so "filter, then softmax" is the whole recipe.
+the tokens that remain, so "filter, then softmax" is the whole recipe. Each
+public function checks its arguments once, on entry; the loop itself does not.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
-from torch import Tensor, nn
+from torch import Tensor
+
+from helpers.model import GPT
 
 __all__ = [
+    "Generation",
     "apply_temperature",
     "generate",
+    "generate_with_logits",
     "next_token_probabilities",
     "sample_next_token",
     "top_k_filter",
     "top_p_filter",
 ]
+
+
+# --- checking the arguments ---------------------------------------------------------
 
 
 def _check_logits(logits: Tensor) -> None:
@@ -46,21 +57,16 @@ def _check_logits(logits: Tensor) -> None:
         raise ValueError(f"logits must have a last dimension of at least one token, got shape {tuple(logits.shape)}")
 
 
-def _check_temperature(temperature: float) -> None:
+def _check_settings(temperature: float, top_k: int | None, top_p: float | None) -> None:
     if not temperature >= 0:  # also catches NaN
-        raise ValueError(
-            f"temperature must be >= 0 (0 means greedy decoding), got {temperature}"
-        )
+        raise ValueError(f"temperature must be >= 0 (0 means greedy decoding), got {temperature}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a whole number >= 1 (or None for no top-k), got {top_k!r}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (1 keeps every token, or None for no top-p), got {top_p!r}")
 
 
-def _check_top_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"top_k must be a whole number >= 1 (or None for no top-k), got {k!r}")
-
-
-def _check_top_p(p: float) -> None:
-    if not 0 < p <= 1:
-        raise ValueError(f"top_p must be in (0, 1] (1 keeps every token, or None for no top-p), got {p!r}")
+# --- one step: from logits to a token -----------------------------------------------
 
 
 def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
@@ -70,7 +76,7 @@ def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
     by :func:`sample_next_token` as an arg-max, since dividing by 0 is undefined.
     """
     _check_logits(logits)
-    _check_temperature(temperature)
+    _check_settings(temperature, None, None)
     if temperature == 0:
         raise ValueError("temperature 0 means greedy decoding: take the arg-max instead of scaling the logits")
     return logits / temperature
@@ -85,10 +91,8 @@ def top_k_filter(logits: Tensor, k: int) -> Tensor:
     every token.
     """
     _check_logits(logits)
-    _check_top_k(k)
-    k = min(k, logits.shape[-1])
-    kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
-    return logits.masked_fill(logits < kth_largest, float("-inf"))
+    _check_settings(1.0, k, None)
+    return _top_k(logits, k)
 
 
 def top_p_filter(logits: Tensor, p: float) -> Tensor:
@@ -101,32 +105,22 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
     vocabulary order. The rest are set to ``-inf``.
     """
     _check_logits(logits)
-    _check_top_p(p)
-    probs = torch.softmax(logits, dim=-1)
-    sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)  # (..., V)
-    mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # probability of the tokens ranked above
-    keep_sorted = mass_before < p
-    keep_sorted[..., 0] = True  # the most probable token, whatever p is
-    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)  # back to vocabulary order
-    return logits.masked_fill(~keep, float("-inf"))
+    _check_settings(1.0, None, p)
+    return _top_p(logits, p)
 
 
 def next_token_probabilities(
-    logits: Tensor,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
+    logits: Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
 ) -> Tensor:
     """The distribution the next token is drawn from: temperature, then top-k, then top-p, then softmax.
 
     ``temperature`` must be > 0 here (greedy decoding has no distribution to draw from).
     """
-    logits = apply_temperature(logits, temperature)
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None:
-        logits = top_p_filter(logits, top_p)
-    return torch.softmax(logits, dim=-1)
+    _check_logits(logits)
+    _check_settings(temperature, top_k, top_p)
+    if temperature == 0:
+        raise ValueError("temperature 0 means greedy decoding: there is no distribution to draw from")
+    return _probabilities(logits, temperature, top_k, top_p)
 
 
 def sample_next_token(
@@ -144,104 +138,154 @@ def sample_next_token(
     ``torch.Generator`` to get the same draws every run.
     """
     _check_logits(logits)
-    _check_temperature(temperature)
+    _check_settings(temperature, top_k, top_p)
+    return _choose(logits, temperature, top_k, top_p, generator)
+
+
+def _top_k(logits: Tensor, k: int) -> Tensor:
+    kth_largest = torch.topk(logits, min(k, logits.shape[-1]), dim=-1).values[..., -1:]  # (..., 1)
+    return logits.masked_fill(logits < kth_largest, float("-inf"))
+
+
+def _top_p(logits: Tensor, p: float) -> Tensor:
+    probs = torch.softmax(logits, dim=-1)
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)  # (..., V)
+    mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # probability of the tokens ranked above
+    keep_sorted = mass_before < p
+    keep_sorted[..., 0] = True  # the most probable token, whatever p is
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)  # back to vocabulary order
+    return logits.masked_fill(~keep, float("-inf"))
+
+
+def _probabilities(logits: Tensor, temperature: float, top_k: int | None, top_p: float | None) -> Tensor:
+    logits = logits / temperature
     if top_k is not None:
-        _check_top_k(top_k)
+        logits = _top_k(logits, top_k)
     if top_p is not None:
-        _check_top_p(top_p)
+        logits = _top_p(logits, top_p)
+    return torch.softmax(logits, dim=-1)
+
+
+def _choose(logits: Tensor, temperature: float, top_k: int | None, top_p: float | None,
+            generator: torch.Generator | None) -> Tensor:
     if temperature == 0:
         return torch.argmax(logits, dim=-1)
-    probs = next_token_probabilities(logits, temperature, top_k, top_p)
+    probs = _probabilities(logits, temperature, top_k, top_p)
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
 
 
-def context_length_of(model: nn.Module) -> int:
-    """The longest sequence ``model`` accepts: the number of rows of its position embedding."""
-    return model.pos_emb.num_embeddings
+# --- the loop -----------------------------------------------------------------------
 
 
-@torch.no_grad()
+class Generation(NamedTuple):
+    """What :func:`generate_with_logits` returns."""
+
+    tokens: Tensor  # (B, T + new): the prompt, then the new tokens
+    logits: Tensor  # (B, new, vocab_size): the logits each new token was chosen from
+
+
 def generate(
-    model: nn.Module,
+    model: GPT,
     token_ids: Tensor,
     max_new_tokens: int,
     temperature: float = 0.0,
     top_k: int | None = None,
     top_p: float | None = None,
+    *,
     use_cache: bool = True,
     generator: torch.Generator | None = None,
-    return_logits: bool = False,
-) -> Tensor | tuple[Tensor, Tensor]:
-    """Extend ``token_ids`` by ``max_new_tokens`` tokens, one at a time.
-
-    ``token_ids`` is a prompt of shape (T,) or (B, T); the result has the same
-    number of dimensions and holds the prompt followed by the new tokens:
-    (T + max_new_tokens,) or (B, T + max_new_tokens).
+    eos_id: int | None = None,
+    slide: bool = False,
+) -> Tensor:
+    """Extend the prompts ``token_ids`` (B, T) by up to ``max_new_tokens`` tokens each: (B, T + new).
 
     ``temperature=0`` (the default) is greedy decoding; otherwise each token is
     drawn as in :func:`sample_next_token`. With ``use_cache=True`` the prompt is run
     once and every later step feeds only the newest token, reusing the keys and
-    values stored in a :class:`~helpers.attention.KVCache` per block; with
+    values kept in a :class:`~helpers.attention.KVCache` per block; with
     ``use_cache=False`` every step runs the model on the whole sequence so far.
     Both give the same tokens.
 
-    The sequence never slides: if prompt + new tokens would exceed the model's
-    context length, a ``ValueError`` is raised before any work is done.
-    With ``return_logits=True`` it also returns the logits each new token was
-    chosen from, (B, max_new_tokens, vocab_size) (or without B for a 1-D prompt).
-    The model is run in eval mode (no dropout) and put back in its mode afterwards.
+    With ``eos_id``, a row that has produced that token keeps producing it, and the
+    loop stops early once every row has. The sequence may not grow beyond the
+    model's context length: that is an error before any work is done, unless
+    ``slide=True``, which keeps only the last ``context_length`` tokens as input
+    (the model then forgets the start; the cache is dropped once it is full).
+    The model runs in eval mode (no dropout) and is put back in its mode afterwards.
     """
-    if not isinstance(token_ids, Tensor) or token_ids.dim() not in (1, 2):
+    return _generate(model, token_ids, max_new_tokens, temperature, top_k, top_p,
+                     use_cache, generator, eos_id, slide, keep_logits=False).tokens
+
+
+def generate_with_logits(
+    model: GPT,
+    token_ids: Tensor,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    *,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+) -> Generation:
+    """:func:`generate`, also returning the logits each new token was chosen from."""
+    return _generate(model, token_ids, max_new_tokens, temperature, top_k, top_p,
+                     use_cache, generator, eos_id=None, slide=False, keep_logits=True)
+
+
+@torch.no_grad()
+def _generate(model: GPT, token_ids: Tensor, max_new_tokens: int, temperature: float, top_k: int | None,
+              top_p: float | None, use_cache: bool, generator: torch.Generator | None, eos_id: int | None,
+              slide: bool, keep_logits: bool) -> Generation:
+    context_length, vocab_size = model.config.context_length, model.config.vocab_size
+    if not isinstance(token_ids, Tensor) or token_ids.dim() != 2 or token_ids.shape[1] == 0:
         shape = tuple(token_ids.shape) if isinstance(token_ids, Tensor) else type(token_ids).__name__
-        raise ValueError(f"token_ids must be a tensor of shape (T,) or (B, T), got {shape}")
-    if token_ids.shape[-1] == 0:
-        raise ValueError("the prompt is empty: give at least one token to start from")
+        raise ValueError(f"token_ids must be prompts of shape (B, T) with T >= 1, got {shape}; "
+                         "for one prompt use ids.unsqueeze(0)")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be a whole number >= 0, got {max_new_tokens!r}")
-    _check_temperature(temperature)
-    if top_k is not None:
-        _check_top_k(top_k)
-    if top_p is not None:
-        _check_top_p(top_p)
-    context_length = context_length_of(model)
-    prompt_length = token_ids.shape[-1]
-    if prompt_length > context_length:
-        raise ValueError(
-            f"the prompt has {prompt_length} tokens, longer than the model's context length of {context_length}"
-        )
-    if prompt_length + max_new_tokens > context_length:
+    _check_settings(temperature, top_k, top_p)
+    if eos_id is not None and not 0 <= eos_id < vocab_size:
+        raise ValueError(f"eos_id must be a token id 0..{vocab_size - 1}, got {eos_id}")
+    prompt_length = token_ids.shape[1]
+    if not slide and prompt_length + max_new_tokens > context_length:
         raise ValueError(
             f"prompt ({prompt_length} tokens) + max_new_tokens ({max_new_tokens}) = "
             f"{prompt_length + max_new_tokens} tokens, more than the model's context length of "
-            f"{context_length}: ask for at most {context_length - prompt_length} new tokens"
+            f"{context_length}: ask for at most {max(0, context_length - prompt_length)} new tokens, "
+            "or pass slide=True to keep only the last context_length tokens"
         )
 
-    one_sequence = token_ids.dim() == 1
-    tokens = token_ids.unsqueeze(0) if one_sequence else token_ids  # (B, T)
     was_training = model.training
     model.eval()
+    tokens = token_ids
+    finished = torch.zeros(len(tokens), dtype=torch.bool, device=tokens.device)
+    kv_caches = model.new_kv_caches() if use_cache else None
+    new_input = tokens[:, -context_length:]  # the first step reads the whole prompt (its last context_length)
     chosen_logits = []
     try:
-        kv_caches = model.new_kv_caches() if use_cache else None
-        new_input = tokens  # the first step always reads the whole prompt
         for _ in range(max_new_tokens):
-            if use_cache:
-                logits = model(new_input, kv_caches=kv_caches)  # (B, len(new_input), V)
+            if kv_caches is not None and len(kv_caches[0]) + new_input.shape[1] > context_length:
+                kv_caches = None  # the cache is full: slide the window from now on
+            if kv_caches is None:
+                logits = model(tokens[:, -context_length:])  # (B, T_window, V): everything, every step
             else:
-                logits = model(tokens)  # (B, T_so_far, V): everything, every step
+                logits = model(new_input, kv_caches=kv_caches)  # (B, len(new_input), V)
             last = logits[:, -1, :]  # (B, V): only the last position predicts the next token
-            next_token = sample_next_token(last, temperature, top_k, top_p, generator)  # (B,)
+            next_token = _choose(last, temperature, top_k, top_p, generator)  # (B,)
+            if eos_id is not None:
+                next_token = next_token.masked_fill(finished, eos_id)  # finished rows repeat <eos>
+                finished |= next_token == eos_id
             tokens = torch.cat([tokens, next_token.unsqueeze(1)], dim=1)  # (B, T_so_far + 1)
             new_input = next_token.unsqueeze(1)  # (B, 1)
-            chosen_logits.append(last)
+            if keep_logits:
+                chosen_logits.append(last)
+            if eos_id is not None and finished.all():
+                break
     finally:
         model.train(was_training)
-
-    result = tokens[0] if one_sequence else tokens
-    if not return_logits:
-        return result
     if chosen_logits:
-        stacked = torch.stack(chosen_logits, dim=1)  # (B, max_new_tokens, V)
+        logits = torch.stack(chosen_logits, dim=1)  # (B, new, V)
     else:
-        stacked = torch.empty(tokens.shape[0], 0, model.out_head.out_features)
-    return result, (stacked[0] if one_sequence else stacked)
+        logits = torch.empty(len(tokens), 0, vocab_size)
+    return Generation(tokens, logits)

@@ -1,10 +1,13 @@
-"""Small matplotlib figures shared by the notebooks."""
+"""The course's figures: word alignments (notebook 01) and annotated heatmaps (03, 04, 05)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
@@ -43,3 +46,50 @@ def plot_alignment(
         ax.set_title(title)
     plt.close(fig)
     return fig
+
+
+def plot_heatmap(
+    matrix: Any,
+    row_labels: Sequence[str],
+    column_labels: Sequence[str],
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    ax: Axes | None = None,
+    annotate: bool = True,
+) -> Axes:
+    """A small matrix (a tensor or array) as a heatmap on a 0–1 scale, one cell per entry (notebook 03).
+
+    With ``annotate`` every cell shows its value. Returns the matplotlib ``Axes``.
+    """
+    values = np.asarray(matrix.detach() if hasattr(matrix, "detach") else matrix, dtype=float)
+    if values.shape != (len(row_labels), len(column_labels)):
+        raise ValueError(
+            f"a matrix of shape {values.shape} needs {values.shape[0]} row labels and "
+            f"{values.shape[-1]} column labels, got {len(row_labels)} and {len(column_labels)}"
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.55 * len(column_labels) + 2, 0.45 * len(row_labels) + 1.2))
+    ax.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(column_labels)), column_labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(row_labels)), row_labels)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if annotate:
+        for (i, j), value in np.ndenumerate(values):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if value > 0.6 else "black")
+    return ax
+
+
+def plot_attention(
+    weights: Any,
+    query_labels: Sequence[str],
+    key_labels: Sequence[str],
+    title: str = "attention weights",
+    ax: Axes | None = None,
+    annotate: bool = True,
+) -> Axes:
+    """A ``(T_q, T_k)`` attention-weight matrix as a heatmap: one row per query, one column per key (04, 05)."""
+    return plot_heatmap(weights, query_labels, key_labels, title, "key (attended to)", "query", ax, annotate)

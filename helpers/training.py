@@ -1,19 +1,18 @@
-"""Training a language model: datasets, the loss, the loop, checkpoints (notebook 10).
+"""Training a language model: next-token datasets, the loss, the loop (notebook 10).
 
 A language model learns one thing: given the tokens so far, predict the next one.
-This module holds everything that turns that sentence into a trained model:
+This module holds what turns that sentence into a trained model:
 
 - **datasets**: :func:`next_token_windows` cuts a long text into (input, target)
-  windows shifted by one token; :class:`TranslationDataset` turns French → English
-  pairs into ``french <sep> english <eos>`` sequences whose loss counts only the
-  English part (the French targets are set to :data:`IGNORE_INDEX`);
+  windows shifted by one token (exercise 10.1); :func:`make_loader` batches them
+  in a seeded order;
 - **the loss**: :func:`cross_entropy` written out step by step (it equals
-  ``F.cross_entropy``), :func:`language_model_loss` and :func:`perplexity`;
+  ``F.cross_entropy``), :func:`language_model_loss`, :func:`perplexity`, :func:`evaluate`;
 - **the loop**: :func:`train` (AdamW, linear warm-up then cosine decay, gradient
-  clipping, a progress bar) returns a :class:`History` of losses and learning rates;
-- **checkpoints**: :func:`save_checkpoint` / :func:`load_checkpoint`;
-- **translation**: :func:`translate_greedy` decodes many sentences at once and
-  :func:`exact_match` scores them.
+  clipping, a progress bar) returns a :class:`History` of losses and learning rates.
+
+Translation pairs as sequences are in :mod:`helpers.translation`; checkpoints, with
+the optimizer state to resume from, in :mod:`helpers.model`.
 
     >>> history = train(model, train_loader, val_loader, steps=300, lr=3e-3)  # doctest: +SKIP
     >>> history.val_loss[-1]  # doctest: +SKIP
@@ -24,8 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -34,7 +32,6 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from helpers.progress import ProgressBar
-from helpers.translate import UnknownWordError
 
 #: Targets equal to this are skipped by the loss (PyTorch's default ``ignore_index``).
 IGNORE_INDEX: int = -100
@@ -95,101 +92,6 @@ def make_loader(
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collate_fn
     )
-
-
-# ---------------------------------------------------------------------------
-# Translation pairs as token ids, with the loss mask
-# ---------------------------------------------------------------------------
-
-PAD, SEP, EOS = "<pad>", "<sep>", "<eos>"
-
-
-class WordVocabulary:
-    """A word-level tokenizer: one id per word, three special tokens first.
-
-    ``<pad>`` fills short sequences, ``<sep>`` separates the French from the
-    English, ``<eos>`` ends the English.
-    """
-
-    def __init__(self, words: Sequence[str]):
-        specials = [PAD, SEP, EOS]
-        self.words: list[str] = specials + [w for w in words if w not in specials]
-        self.index: dict[str, int] = {w: i for i, w in enumerate(self.words)}
-        if len(self.index) != len(self.words):
-            raise ValueError("the vocabulary lists a word twice")
-        self.pad_id, self.sep_id, self.eos_id = (self.index[s] for s in specials)
-
-    @classmethod
-    def from_texts(cls, texts: Sequence[str]) -> "WordVocabulary":
-        """Every word of ``texts`` (split on white space), sorted."""
-        return cls(sorted({word for text in texts for word in text.split()}))
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-    def encode(self, text: str) -> list[int]:
-        """The ids of the words of ``text``; a word not in the vocabulary raises ``KeyError``."""
-        ids = []
-        for word in text.split():
-            if word not in self.index:
-                raise UnknownWordError(word, self.words, "vocabulary", "Build the vocabulary from text that contains it.")
-            ids.append(self.index[word])
-        return ids
-
-    def decode(self, ids: Sequence[int] | Tensor) -> str:
-        """The words of ``ids`` joined by spaces (special tokens included)."""
-        return " ".join(self.words[int(i)] for i in ids)
-
-
-def encode_translation_pair(french: str, english: str, vocab: WordVocabulary) -> tuple[Tensor, Tensor]:
-    """``french <sep> english <eos>`` as (inputs, targets), the French targets masked.
-
-    The sequence ``f1 .. fn <sep> e1 .. em <eos>`` gives ``inputs`` = all but the
-    last token and ``targets`` = all but the first. The first ``n`` targets are
-    French words and ``<sep>``: the model is given the French, it does not have to
-    predict it, so they become :data:`IGNORE_INDEX` and the loss skips them.
-    """
-    french_ids = vocab.encode(french)
-    english_ids = vocab.encode(english)
-    if not french_ids or not english_ids:
-        raise ValueError(f"a translation pair needs words on both sides, got {french!r} / {english!r}")
-    ids = torch.tensor(french_ids + [vocab.sep_id] + english_ids + [vocab.eos_id])
-    inputs, targets = ids[:-1], ids[1:].clone()
-    targets[: len(french_ids)] = IGNORE_INDEX
-    return inputs, targets
-
-
-class TranslationDataset(Dataset):
-    """French → English pairs as (inputs, targets) sequences for a GPT; see :func:`encode_translation_pair`.
-
-    Sequences have different lengths: use :meth:`collate` as the ``DataLoader``'s
-    ``collate_fn`` to pad each batch to its longest sequence.
-    """
-
-    def __init__(self, pairs: Sequence[tuple[str, str]], vocab: WordVocabulary):
-        self.vocab = vocab
-        self.examples = [encode_translation_pair(fr, en, vocab) for fr, en in pairs]
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
-        return self.examples[i]
-
-    def collate(self, batch: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
-        """Pad a list of (inputs, targets) to one (B, T) pair: inputs with ``<pad>``, targets ignored."""
-        length = max(len(inputs) for inputs, _ in batch)
-        inputs = torch.full((len(batch), length), self.vocab.pad_id, dtype=torch.long)
-        targets = torch.full((len(batch), length), IGNORE_INDEX, dtype=torch.long)
-        for row, (x, y) in enumerate(batch):
-            inputs[row, : len(x)] = x
-            targets[row, : len(y)] = y
-        return inputs, targets
-
-    @property
-    def longest(self) -> int:
-        """The length of the longest (inputs) sequence: the context a model needs."""
-        return max(len(inputs) for inputs, _ in self.examples)
 
 
 # ---------------------------------------------------------------------------
@@ -336,123 +238,61 @@ def train(
     max_grad_norm: float = 1.0,
     seed: int = 0,
     progress: bool = True,
+    optimizer: torch.optim.Optimizer | None = None,
+    start_step: int = 0,
+    stop_step: int | None = None,
 ) -> History:
-    """Train ``model`` for ``steps`` batches with AdamW; return the :class:`History`.
+    """Train ``model`` up to step ``steps`` with AdamW; return the :class:`History` (notebook 10).
 
     Each step: set the learning rate (:func:`learning_rate`), zero the gradients,
     compute ``loss_fn(model, inputs, targets)``, backpropagate, clip the gradient
     norm to ``max_grad_norm``, update. Every ``eval_every`` steps (and after the
     last) the mean loss on ``val_loader`` (its first ``eval_batches`` batches) is
     recorded. ``seed`` fixes dropout and, for loaders without their own
-    generator, the shuffling. The model is left in eval mode.
+    generator, the shuffling; the caller's random state is left as it was, and
+    the model is put back in the mode (train or eval) it came in.
+
+    ``stop_step`` ends the run early (the schedule still spans ``steps``), e.g. to
+    save a checkpoint (:func:`helpers.model.save_checkpoint`) with the optimizer;
+    to resume, pass the restored ``optimizer`` and ``start_step`` = the step reached:
+    training continues the same schedule and skips the batches already used.
     """
-    if steps < 1 or eval_every < 1:
-        raise ValueError(f"steps and eval_every must be 1 or more, got {steps} and {eval_every}")
-    torch.manual_seed(seed)
-    optimizer = make_optimizer(model, lr, weight_decay)
+    stop_step = steps if stop_step is None else stop_step
+    if steps < 1 or eval_every < 1 or not 0 <= start_step < stop_step <= steps:
+        raise ValueError(f"need steps >= 1, eval_every >= 1 and 0 <= start_step < stop_step <= steps, got "
+                         f"steps={steps}, eval_every={eval_every}, start_step={start_step}, stop_step={stop_step}")
+    optimizer = optimizer or make_optimizer(model, lr, weight_decay)
     history = History()
-    batches = _forever(train_loader)
-    model.train()
-    bar = ProgressBar(range(steps), desc="training", disable=not progress)
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, steps=steps, lr=lr, warmup_steps=warmup_steps)
-        inputs, targets = next(batches)
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model, inputs, targets)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-        optimizer.step()
-
-        history.train_loss.append(loss.item())
-        history.lr.append(optimizer.param_groups[0]["lr"])
-        history.tokens_seen += inputs.numel()
-        done = step + 1
-        if done % eval_every == 0 or done == steps:
-            recent = history.train_loss[-eval_every:]
-            history.eval_steps.append(done)
-            history.eval_train_loss.append(sum(recent) / len(recent))
-            if val_loader is not None:
-                history.val_loss.append(evaluate(model, val_loader, loss_fn, eval_batches))
-                bar.set_postfix(train=f"{history.eval_train_loss[-1]:.3f}", val=f"{history.val_loss[-1]:.3f}")
-            else:
-                bar.set_postfix(train=f"{history.eval_train_loss[-1]:.3f}")
-    model.eval()
-    return history
-
-
-# ---------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------
-
-
-def save_checkpoint(model: nn.Module, config: Any, path: str | Path, extra: dict | None = None) -> Path:
-    """Save ``model``'s weights, its config (a dataclass) and ``extra`` (e.g. a vocabulary) to ``path``."""
-    path = Path(path)
-    torch.save({"config": asdict(config), "state_dict": model.state_dict(), "extra": extra or {}}, path)
-    return path
-
-
-def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
-    """Rebuild the ``GPT`` saved by :func:`save_checkpoint`; return ``(model, extra)``, model in eval mode."""
-    from helpers.model import GPT, GPTConfig
-
-    saved = torch.load(Path(path), weights_only=True)
-    model = GPT(GPTConfig(**saved["config"]))
-    model.load_state_dict(saved["state_dict"])
-    model.eval()
-    return model, saved["extra"]
-
-
-# ---------------------------------------------------------------------------
-# Translating with a trained model
-# ---------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def translate_greedy(
-    model: nn.Module, vocab: WordVocabulary, sentences: Sequence[str], max_new_tokens: int = 32
-) -> list[str]:
-    """Translate each French sentence: feed ``french <sep>``, then append the most likely token until ``<eos>``.
-
-    Sentences with the same number of words are decoded together, as one batch,
-    so no padding is needed. The context length is read from ``model.pos_emb``.
-    """
     was_training = model.training
-    model.eval()
-    context_length = model.pos_emb.num_embeddings
-    by_length: dict[int, list[int]] = {}
-    for i, sentence in enumerate(sentences):
-        by_length.setdefault(len(sentence.split()), []).append(i)
-    translations = [""] * len(sentences)
-    for indices in by_length.values():
-        prompts = [vocab.encode(sentences[i]) + [vocab.sep_id] for i in indices]
-        ids = torch.tensor(prompts)  # (B, n_french + 1)
-        prompt_length = ids.shape[1]
-        finished = torch.zeros(len(indices), dtype=torch.bool)
-        for _ in range(max_new_tokens):
-            if ids.shape[1] >= context_length:
-                break
-            logits = model(ids)  # (B, T, vocab_size)
-            next_ids = logits[:, -1].argmax(dim=-1)  # (B,)
-            next_ids[finished] = vocab.eos_id  # finished rows only repeat <eos>
-            ids = torch.cat([ids, next_ids.unsqueeze(1)], dim=1)
-            finished |= next_ids == vocab.eos_id
-            if finished.all():
-                break
-        for row, i in enumerate(indices):
-            words = []
-            for token in ids[row, prompt_length:].tolist():
-                if token == vocab.eos_id:
-                    break
-                words.append(vocab.words[token])
-            translations[i] = " ".join(words)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        batches = _forever(train_loader)
+        for _ in range(start_step):  # the batches the earlier steps trained on
+            next(batches)
+        model.train()
+        bar = ProgressBar(range(start_step, stop_step), desc="training", disable=not progress)
+        for step in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, steps=steps, lr=lr, warmup_steps=warmup_steps)
+            inputs, targets = next(batches)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model, inputs, targets)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            optimizer.step()
+
+            history.train_loss.append(loss.item())
+            history.lr.append(optimizer.param_groups[0]["lr"])
+            history.tokens_seen += inputs.numel()
+            done = step + 1
+            if done % eval_every == 0 or done == stop_step:
+                recent = history.train_loss[-eval_every:]
+                history.eval_steps.append(done)
+                history.eval_train_loss.append(sum(recent) / len(recent))
+                if val_loader is not None:
+                    history.val_loss.append(evaluate(model, val_loader, loss_fn, eval_batches))
+                    bar.set_postfix(train=f"{history.eval_train_loss[-1]:.3f}", val=f"{history.val_loss[-1]:.3f}")
+                else:
+                    bar.set_postfix(train=f"{history.eval_train_loss[-1]:.3f}")
     model.train(was_training)
-    return translations
-
-
-def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
-    """The fraction of predictions equal to their reference, word for word."""
-    if len(predictions) != len(references) or not references:
-        raise ValueError(f"need as many predictions as references (and some): {len(predictions)} vs {len(references)}")
-    return sum(p.split() == r.split() for p, r in zip(predictions, references)) / len(references)
+    return history

@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from helpers.attention import (
+    split_heads,
     KVCache,
     MultiHeadAttention,
     SelfAttentionHead,
     attention_weights,
     causal_mask,
-    plot_attention,
     scaled_dot_product_attention,
     softmax,
 )
@@ -132,7 +132,7 @@ def torch_twin(mha: MultiHeadAttention) -> torch.nn.MultiheadAttention:
 @pytest.mark.parametrize("qkv_bias", [True, False])
 def test_multi_head_attention_equals_torch(causal, qkv_bias):
     torch.manual_seed(5)
-    mha = MultiHeadAttention(12, 3, context_length=10, qkv_bias=qkv_bias, causal=causal).eval()
+    mha = MultiHeadAttention(12, 3, qkv_bias=qkv_bias, causal=causal).eval()
     x = torch.randn(2, 7, 12)
     twin = torch_twin(mha)
     # torch's boolean attn_mask means the opposite: True = may NOT attend.
@@ -146,7 +146,7 @@ def test_multi_head_attention_equals_torch(causal, qkv_bias):
 @pytest.mark.parametrize("causal", [True, False])
 def test_list_of_heads_equals_batched_heads(causal):
     torch.manual_seed(6)
-    mha = MultiHeadAttention(8, 4, context_length=6, qkv_bias=True, causal=causal).eval()
+    mha = MultiHeadAttention(8, 4, qkv_bias=True, causal=causal).eval()
     x = torch.randn(3, 6, 8)
     heads = mha.heads()
     assert len(heads) == 4 and all(isinstance(h, SelfAttentionHead) for h in heads)
@@ -154,10 +154,13 @@ def test_list_of_heads_equals_batched_heads(causal):
     assert torch.allclose(mha.out_proj(concatenated), mha(x), atol=1e-6)
 
 
-def test_attention_weights_method_shape_and_causality():
+def test_the_last_attention_weights_are_kept_for_plotting():
     torch.manual_seed(7)
-    mha = MultiHeadAttention(8, 2, context_length=5)
-    w = mha.attention_weights(torch.randn(1, 5, 8))
+    mha = MultiHeadAttention(8, 2)
+    assert mha.last_weights is None
+    mha(torch.randn(1, 5, 8))
+    w = mha.last_weights
+    assert not w.requires_grad
     assert w.shape == (1, 2, 5, 5)
     assert torch.allclose(w.sum(-1), torch.ones(1, 2, 5))
     assert torch.equal(w[0, 1].triu(1), torch.zeros(5, 5))
@@ -165,7 +168,7 @@ def test_attention_weights_method_shape_and_causality():
 
 def test_gradients_reach_every_weight():
     torch.manual_seed(8)
-    mha = MultiHeadAttention(8, 2, context_length=5, dropout=0.1, qkv_bias=True)
+    mha = MultiHeadAttention(8, 2, dropout=0.1, qkv_bias=True)
     mha(torch.randn(2, 5, 8)).pow(2).sum().backward()
     for name, param in mha.named_parameters():
         assert param.grad is not None, name
@@ -174,7 +177,7 @@ def test_gradients_reach_every_weight():
 
 def test_dropout_acts_on_weights_in_training_only():
     torch.manual_seed(9)
-    mha = MultiHeadAttention(8, 2, context_length=5, dropout=0.5)
+    mha = MultiHeadAttention(8, 2, dropout=0.5)
     x = torch.randn(1, 5, 8)
     assert not torch.allclose(mha.train()(x), mha.eval()(x))
     assert torch.equal(mha.eval()(x), mha.eval()(x))
@@ -182,24 +185,20 @@ def test_dropout_acts_on_weights_in_training_only():
 
 def test_clear_errors():
     with pytest.raises(ValueError, match=r"d_model=10 must be divisible by n_heads=3"):
-        MultiHeadAttention(10, 3, context_length=4)
-    mha = MultiHeadAttention(8, 2, context_length=4)
-    with pytest.raises(ValueError, match=r"5 tokens .* context_length=4"):
-        mha(torch.randn(1, 5, 8))
+        MultiHeadAttention(10, 3)
+    mha = MultiHeadAttention(8, 2)
     with pytest.raises(ValueError, match=r"\(B, T, 8\)"):
         mha(torch.randn(1, 4, 6))
     cache = KVCache()
     mha(torch.randn(1, 3, 8), kv_cache=cache)
-    with pytest.raises(ValueError, match=r"5 tokens \(3 cached \+ 2 new\) .* context_length=4"):
-        mha(torch.randn(1, 2, 8), kv_cache=cache)
-    with pytest.raises(ValueError, match="context_length=3"):
-        SelfAttentionHead(4, 2, context_length=3)(torch.randn(1, 4, 4))
+    with pytest.raises(ValueError, match="do not match"):
+        mha(torch.randn(2, 2, 8), kv_cache=cache)
 
 
 @pytest.mark.parametrize("causal", [True, False])
 def test_kv_cache_token_by_token_equals_full_forward(causal):
     torch.manual_seed(10)
-    mha = MultiHeadAttention(12, 3, context_length=8, qkv_bias=True, causal=causal).eval()
+    mha = MultiHeadAttention(12, 3, qkv_bias=True, causal=causal).eval()
     x = torch.randn(2, 8, 12)
     cache = KVCache()
     steps = [mha(x[:, t : t + 1], kv_cache=cache) for t in range(8)]
@@ -214,7 +213,7 @@ def test_kv_cache_token_by_token_equals_full_forward(causal):
 
 def test_kv_cache_in_chunks_equals_full_forward():
     torch.manual_seed(11)
-    mha = MultiHeadAttention(8, 2, context_length=9).eval()
+    mha = MultiHeadAttention(8, 2).eval()
     x = torch.randn(1, 9, 8)
     cache = KVCache()
     chunks = [mha(x[:, a:b], kv_cache=cache) for a, b in [(0, 4), (4, 5), (5, 9)]]
@@ -238,21 +237,16 @@ def test_kv_cache_append():
         cache.append(torch.randn(2, 1, 4), torch.randn(2, 1, 4))
 
 
-def test_plot_attention_labels_and_shape_errors():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    w = torch.softmax(torch.randn(2, 3), dim=-1)
-    ax = plot_attention(w, ["a", "b"], ["x", "y", "z"], title="t")
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["x", "y", "z"]
-    assert ax.get_title() == "t"
-    with pytest.raises(ValueError, match="2 query labels and 3 key labels"):
-        plot_attention(w, ["a"], ["x", "y", "z"])
-
-
 @pytest.mark.parametrize("past", [0, 1, 5])
 def test_causal_mask_with_a_past_is_the_last_rows_of_the_full_mask(past):
     for T in (1, 2, 4):
         assert torch.equal(causal_mask(T, past=past), causal_mask(past + T)[past:])
     with pytest.raises(ValueError, match="past >= 0"):
         causal_mask(2, past=-1)
+
+
+def test_split_heads_gives_each_head_a_slice_of_the_features():
+    x = torch.arange(2 * 3 * 6, dtype=torch.float32).reshape(2, 3, 6)
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 3, 2)
+    assert torch.equal(heads[1, 2, 0], x[1, 0, 4:6])  # batch 1, head 2, token 0: features 4..5

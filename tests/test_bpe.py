@@ -14,6 +14,7 @@ from helpers.bpe import (
     merge_pair,
     tokens_html,
     train_bpe,
+    train_bpe_fast,
     GPT2_ENCODER_PATH,
     GPT2_MERGES_PATH,
     GPT2_SPLIT_PATTERN,
@@ -21,7 +22,6 @@ from helpers.bpe import (
     gpt2_mergeable_ranks,
 )
 from helpers.paths import DATA_DIR
-from tools.bench_bpe import train_bpe_naive
 
 
 def test_gpt2_ranks_equal_tiktoken_loader(monkeypatch):
@@ -63,21 +63,25 @@ def test_merge_pair_left_to_right_without_overlap():
 PROSE = (DATA_DIR / "prose_python_reference.txt").read_text(encoding="utf-8")
 
 
+TRAINERS = pytest.mark.parametrize("trainer", [train_bpe, train_bpe_fast], ids=["textbook", "fast"])
+
+
 @pytest.fixture(scope="module")
 def small_tokenizer() -> BPETokenizer:
-    return train_bpe(PROSE[:60_000], 400)
+    return train_bpe_fast(PROSE[:60_000], 400)
 
 
-def test_train_reproduces_the_compression_example():
-    tokenizer = train_bpe("aaabdaaabac", 259, special_tokens=())
+@TRAINERS
+def test_train_reproduces_the_compression_example(trainer):
+    tokenizer = trainer("aaabdaaabac", 259, special_tokens=())
     a, b, c, d = b"abcd"
     assert tokenizer.merges == {(a, a): 256, (a, b): 257, (256, 257): 258}  # Z=aa, Y=ab, X=ZY
     assert tokenizer.encode("aaabdaaabac") == [258, d, 258, a, c]  # XdXac
 
 
-def test_incremental_trainer_learns_the_naive_trainers_merges():
-    text = PROSE[:10_000]
-    assert train_bpe(text, 300).merges == train_bpe_naive(text, 300).merges
+def test_the_fast_trainer_learns_the_textbook_trainers_merges():
+    text = PROSE[:20_000]
+    assert train_bpe_fast(text, 400).merges == train_bpe(text, 400).merges
 
 
 def test_trained_vocabulary_and_special_token(small_tokenizer):
@@ -88,15 +92,17 @@ def test_trained_vocabulary_and_special_token(small_tokenizer):
     assert all(b"<|" not in small_tokenizer.vocab[i] for i in range(256, 399))
 
 
-def test_vocab_size_too_small():
+@TRAINERS
+def test_vocab_size_too_small(trainer):
     with pytest.raises(ValueError, match="vocab_size=256 is too small.*257"):
-        train_bpe("hello", 256)
-    train_bpe("hello hello", 257 + 1)
+        trainer("hello", 256)
+    trainer("hello hello", 257 + 1)
 
 
-def test_text_too_short_for_the_vocabulary():
+@TRAINERS
+def test_text_too_short_for_the_vocabulary(trainer):
     with pytest.raises(ValueError, match="only allows 1 merges"):
-        train_bpe("ab", 300, special_tokens=())
+        trainer("ab", 300, special_tokens=())
 
 
 def test_decode_unknown_id(small_tokenizer):

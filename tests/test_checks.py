@@ -1,4 +1,4 @@
-"""helpers/checks.py: the three outcomes of a check, and the messages a learner sees."""
+"""helpers/checks/core.py: the three outcomes of a check, and the messages a learner sees."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import checks
-from helpers.checks import Case, Exercise, ExerciseNotSolved, WrongAnswer, run_cases
+from helpers.checks import all_exercises, core
+from helpers.checks.core import Case, Cases, Exercise, ExerciseNotSolved, WrongAnswer, exercise, run_cases
 
 SQUARE = Exercise("9.1", "Square a number")
 CASES = [Case((2,), 4), Case((-3,), 9, "a negative number squared is positive."), Case((0,), 0)]
@@ -68,11 +68,11 @@ def test_passing_the_result_instead_of_the_function_is_explained():
 
 def test_tensors_are_compared_by_shape_then_values():
     expected = torch.ones(2, 3)
-    assert checks.difference(torch.ones(3, 2), expected) == "shape (3, 2) instead of (2, 3)"
-    assert "differ by up to 0.5" in checks.difference(expected + 0.5, expected)
-    assert checks.difference(np.ones((2, 3)), expected) is None
-    assert checks.difference(expected * float("nan"), expected) == "the result contains NaN"
-    assert checks.difference([1], expected) == "expected an array/tensor, got a list"
+    assert core.difference(torch.ones(3, 2), expected) == "shape (3, 2) instead of (2, 3)"
+    assert "differ by up to 0.5" in core.difference(expected + 0.5, expected)
+    assert core.difference(np.ones((2, 3)), expected) is None
+    assert core.difference(expected * float("nan"), expected) == "the result contains NaN"
+    assert core.difference([1], expected) == "expected an array/tensor, got a list"
 
 
 def test_a_diagnosis_replaces_the_generic_hint():
@@ -84,46 +84,57 @@ def test_a_diagnosis_replaces_the_generic_hint():
 
 
 def test_every_registered_check_has_a_number_and_title():
-    assert checks.EXERCISES["check_tokenize"] == Exercise("1.1", "Split a sentence into tokens")
-    for name, which in checks.EXERCISES.items():
+    exercises = all_exercises()
+    assert exercises["check_tokenize"] == Exercise("1.1", "Split a sentence into tokens")
+    assert len(exercises) == 33
+    for name, which in exercises.items():
         assert name.startswith("check_") and which.title
-        assert getattr(checks, name).exercise is which
 
 
-# --- notebook 01: each check rejects the plausible wrong answers ----------------
+def test_the_exercise_decorator_turns_cases_into_a_check(capsys):
+    @exercise("0.1", "Double a number", success="Twice as good.")
+    def check_double() -> Cases:
+        """doubles."""
+        return Cases([Case((2,), 4), Case((0.5,), 1.0)])
+
+    try:
+        check_double(lambda x: 2 * x)
+        assert capsys.readouterr().out == "✅ Exercise 0.1 (Double a number): all 2 cases pass. Twice as good.\n"
+        assert check_double.exercise == Exercise("0.1", "Double a number")
+        with pytest.raises(WrongAnswer, match="expected: 4"):
+            check_double(lambda x: x + 1)
+        with pytest.raises(ValueError, match="registered twice"):
+            exercise("0.1", "again", success="")(check_double)
+    finally:
+        core.EXERCISES.pop("check_double")
 
 
-def test_check_tokenize_catches_split_on_one_space_and_no_lowercase():
-    checks.check_tokenize(lambda text: text.lower().split())
-    with pytest.raises(WrongAnswer, match="any run of white space"):
-        checks.check_tokenize(lambda text: text.lower().split(" "))
-    with pytest.raises(WrongAnswer, match="lower-case"):
-        checks.check_tokenize(lambda text: text.split())
+def test_an_answer_may_not_spoil_the_cases_by_changing_them_in_place():
+    seen = []
+
+    def appends(items):
+        items.append(0)
+        seen.append(list(items))
+        return len(items)
+
+    cases = [Case(([1, 2],), 3), Case(([1, 2],), 3)]
+    run_cases(SQUARE, appends, cases)
+    assert seen == [[1, 2, 0], [1, 2, 0]] and cases[0].args == ([1, 2],)
+    with pytest.raises(WrongAnswer, match="argument 1 became"):
+        run_cases(SQUARE, appends, cases, inputs_unchanged=True)
 
 
-def test_check_translate_word_by_word_catches_trailing_space_and_global_dictionary():
-    def trailing(sentence, dictionary):
-        return "".join(dictionary[t] + " " for t in sentence.lower().split())
-
-    def global_dictionary(sentence, dictionary):
-        return " ".join(checks.SEED_DICTIONARY[t] for t in sentence.lower().split())
-
-    def swallows_unknown(sentence, dictionary):
-        return " ".join(dictionary.get(t, t) for t in sentence.lower().split())
-
-    for wrong, hint in [(trailing, "one space between"), (global_dictionary, "the dictionary you are given"),
-                        (swallows_unknown, "should raise KeyError")]:
-        with pytest.raises(WrongAnswer, match=hint):
-            checks.check_translate_word_by_word(wrong)
+def test_tuples_and_dicts_are_compared_item_by_item():
+    expected = (torch.ones(2), torch.zeros(3))
+    assert core.difference((torch.ones(2), torch.zeros(3)), expected) is None
+    assert core.difference((torch.ones(2), torch.ones(3)), expected).startswith("item 1: values differ")
+    assert core.difference(torch.ones(2), expected).startswith("expected a tuple of 2")
+    assert core.difference({"a": 1, "b": 2}, {"a": 1, "b": 3}) == "1 wrong value(s), e.g. ['b'] is 2, not 3"
+    assert core.difference({"a": 1}, {"a": 1, "b": 3}).startswith("1 missing key(s), e.g. 'b'")
+    from collections import Counter
+    assert core.difference(Counter("aab"), {"a": 2, "b": 1}) is None
 
 
-def test_check_translate_marking_unknown_catches_wrong_brackets_and_no_tokenize():
-    def parens(sentence, dictionary):
-        return " ".join(dictionary.get(t, f"({t})") for t in sentence.lower().split())
-
-    def no_lower(sentence, dictionary):
-        return " ".join(dictionary.get(t, f"[{t}]") for t in sentence.split())
-
-    for wrong in (parens, no_lower):
-        with pytest.raises(WrongAnswer):
-            checks.check_translate_marking_unknown(wrong)
+def test_the_kind_of_dtype_must_match():
+    assert core.difference(torch.ones(2, dtype=torch.int64), torch.ones(2)) == "dtype torch.int64 instead of torch.float32"
+    assert core.difference(torch.ones(2, dtype=torch.float64), torch.ones(2)) is None

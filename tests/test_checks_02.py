@@ -5,9 +5,10 @@ from __future__ import annotations
 import Levenshtein
 import pytest
 
-from helpers import checks
-from helpers.checks import ExerciseNotSolved, WrongAnswer
+from helpers.checks import ch02_levenshtein as checks
+from helpers.checks.core import ExerciseNotSolved, WrongAnswer
 from helpers.translate import edit_distance, find_closest_key
+from helpers.translate import edit_distance as library_edit_distance, find_closest_key as library_find_closest_key
 
 
 def dp(a: str, b: str, first_row=None, first_column=True, substitution=1, deletions=True) -> int:
@@ -79,3 +80,9 @@ def test_check_find_closest_key_accepts_the_library():
 def test_check_find_closest_key_catches_plausible_slips(wrong, hint):
     with pytest.raises(WrongAnswer, match=hint):
         checks.check_find_closest_key(wrong)
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    checks.check_edit_distance(library_edit_distance)
+    checks.check_find_closest_key(library_find_closest_key)
+    assert capsys.readouterr().out.count("✅") == 2

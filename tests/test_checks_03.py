@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import checks
-from helpers.checks import ExerciseNotSolved, WrongAnswer
+from helpers.checks import ch03_one_hot as checks
+from helpers.checks.core import ExerciseNotSolved, WrongAnswer
 from helpers.matrix_dictionary import one_hot, one_hot_matrix
+from helpers.matrix_dictionary import MatrixDictionary, one_hot as library_one_hot
 
 
 def test_check_one_hot_accepts_the_library_and_torch():
@@ -96,3 +97,10 @@ def test_check_decode_vector_accepts_cosine_similarity():
 def test_check_decode_vector_catches_plausible_slips(wrong, hint):
     with pytest.raises(WrongAnswer, match=hint):
         checks.check_decode_vector(wrong)
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    checks.check_one_hot(library_one_hot)
+    checks.check_keys_values(lambda d: (MatrixDictionary.from_dict(d).K, MatrixDictionary.from_dict(d).V))
+    checks.check_decode_vector(lambda v, W, voc: voc[int(torch.nn.functional.cosine_similarity(W, v[None], dim=1).argmax())])
+    assert capsys.readouterr().out.count("✅") == 3

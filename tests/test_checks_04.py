@@ -7,14 +7,15 @@ import math
 import pytest
 import torch
 
-from helpers import checks
+from helpers.checks import ch04_softmax_attention as checks
 from helpers.attention import scaled_dot_product_attention, softmax
-from helpers.checks import Exercise, WrongAnswer
+from helpers.checks.core import EXERCISES, Exercise, WrongAnswer
+from helpers.attention import scaled_dot_product_attention as library_sdpa, softmax as library_softmax
 
 
 def test_exercises_are_registered():
-    assert checks.EXERCISES["check_softmax"] == Exercise("4.1", "Softmax from scratch")
-    assert checks.EXERCISES["check_scaled_dot_product_attention"] == Exercise(
+    assert EXERCISES["check_softmax"] == Exercise("4.1", "Softmax from scratch")
+    assert EXERCISES["check_scaled_dot_product_attention"] == Exercise(
         "4.2", "Scaled dot-product attention"
     )
 
@@ -95,3 +96,9 @@ def test_check_sdpa_catches(wrong, hint):
     with pytest.raises(WrongAnswer) as info:
         checks.check_scaled_dot_product_attention(wrong)
     assert hint in str(info.value)
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    checks.check_softmax(library_softmax)
+    checks.check_scaled_dot_product_attention(library_sdpa)
+    assert capsys.readouterr().out.count("✅") == 2

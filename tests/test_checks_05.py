@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import checks
+from helpers.checks import ch05_attention_heads as checks
 from helpers.attention import causal_mask, scaled_dot_product_attention
-from helpers.checks import Exercise, WrongAnswer
+from helpers.checks.core import EXERCISES, Exercise, WrongAnswer
+from helpers.attention import causal_mask as library_causal_mask, split_heads as library_split_heads
 
 
 def test_exercises_are_registered():
-    assert checks.EXERCISES["check_linear_by_hand"] == Exercise("5.1", "A linear layer by hand")
-    assert checks.EXERCISES["check_attention_head"] == Exercise("5.2", "One attention head")
-    assert checks.EXERCISES["check_causal_mask"] == Exercise("5.3", "The causal mask")
-    assert checks.EXERCISES["check_split_heads"] == Exercise("5.4", "Split into heads")
+    assert EXERCISES["check_linear_by_hand"] == Exercise("5.1", "A linear layer by hand")
+    assert EXERCISES["check_attention_head"] == Exercise("5.2", "One attention head")
+    assert EXERCISES["check_causal_mask"] == Exercise("5.3", "The causal mask")
+    assert EXERCISES["check_split_heads"] == Exercise("5.4", "Split into heads")
 
 
 # --- 5.1 nn.Linear by hand -----------------------------------------------------
@@ -134,3 +135,11 @@ def test_check_split_heads_catches(wrong, hint):
     with pytest.raises(WrongAnswer) as info:
         checks.check_split_heads(wrong)
     assert hint in str(info.value)
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    checks.check_linear_by_hand(torch.nn.functional.linear)
+    checks.check_attention_head(lambda x, Wq, Wk, Wv: torch.nn.functional.scaled_dot_product_attention(x @ Wq.T, x @ Wk.T, x @ Wv.T))
+    checks.check_causal_mask(library_causal_mask)
+    checks.check_split_heads(library_split_heads)
+    assert capsys.readouterr().out.count("✅") == 4

@@ -7,14 +7,9 @@ from collections import Counter
 import pytest
 
 from helpers.bpe import count_pairs, merge_pair
-from helpers.checks import (
-    ExerciseNotSolved,
-    WrongAnswer,
-    check_bpe_count_pairs,
-    check_bpe_encode,
-    check_bpe_merge_pair,
-    check_bpe_vocab,
-)
+from helpers.checks.core import ExerciseNotSolved, WrongAnswer
+from helpers.checks.ch06_bpe import check_bpe_count_pairs, check_bpe_encode, check_bpe_merge_pair, check_bpe_vocab
+from helpers import bpe
 
 
 def stub(*args):
@@ -124,7 +119,7 @@ def test_merge_pair_in_place_is_caught():
             i += 1
         return ids
 
-    wrong(check_bpe_merge_pair, in_place, "do not change `ids` in place")
+    wrong(check_bpe_merge_pair, in_place, "do not change your inputs in place")
 
 
 # --- 6.3 ---------------------------------------------------------------------
@@ -241,3 +236,11 @@ def test_vocab_without_single_bytes_is_caught():
         return vocab
 
     wrong(check_bpe_vocab, merges_only, "start from the 256 single bytes")
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    check_bpe_count_pairs(bpe.count_pairs)
+    check_bpe_merge_pair(bpe.merge_pair)
+    check_bpe_encode(bpe.apply_merges)
+    check_bpe_vocab(lambda merges: bpe.BPETokenizer(merges).vocab)
+    assert capsys.readouterr().out.count("✅") == 4

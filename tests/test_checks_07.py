@@ -6,9 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import checks
-from helpers.checks import WrongAnswer
+from helpers.checks import ch07_embeddings as checks
+from helpers.checks.core import WrongAnswer
 from helpers.embeddings import sinusoidal_encoding, sliding_window
+from helpers.embeddings import sinusoidal_encoding as library_encoding, sliding_window as library_window
 
 
 def test_check_sliding_window_accepts_the_library_and_catches_off_by_one_and_wrong_output():
@@ -68,3 +69,10 @@ def test_check_sinusoidal_encoding_names_each_plausible_mistake():
             checks.check_sinusoidal_encoding(lambda n, d, variant=variant: _encoding(n, d, **variant))
     with pytest.raises(WrongAnswer, match="positions start at 0"):
         checks.check_sinusoidal_encoding(lambda n, d: _encoding(n + 1, d)[1:])
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    checks.check_sliding_window(library_window)
+    checks.check_embed_with_one_hot(lambda ids, weight: torch.nn.Embedding.from_pretrained(weight)(ids))
+    checks.check_sinusoidal_encoding(library_encoding)
+    assert capsys.readouterr().out.count("✅") == 3

@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import checks
-from helpers.checks import ExerciseNotSolved, WrongAnswer
+from helpers.checks import ch08_transformer_block as checks
+from helpers.checks.core import ExerciseNotSolved, WrongAnswer
+from helpers.model import LayerNorm, gelu as library_gelu
 
 
 def layer_norm(x, scale, shift, eps=1e-5):
@@ -83,3 +84,19 @@ def test_check_pre_norm_block_passes_the_right_answer_and_the_library_block(caps
 def test_check_pre_norm_block_catches_plausible_mistakes(wrong, hint):
     with pytest.raises(WrongAnswer, match=hint):
         checks.check_pre_norm_block(wrong)
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    def layer_norm(x, scale, shift, eps):
+        norm = LayerNorm(x.shape[-1], eps)
+        norm.scale.data, norm.shift.data = scale, shift
+        return norm(x)
+
+    def block(x, attn, ff, norm1, norm2):  # the library's TransformerBlock.forward, with these parts
+        h = x + attn(norm1(x))
+        return h + ff(norm2(h))
+
+    checks.check_layer_norm(layer_norm)
+    checks.check_gelu(library_gelu)
+    checks.check_pre_norm_block(block)
+    assert capsys.readouterr().out.count("✅") == 3

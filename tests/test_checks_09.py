@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-from helpers import checks
-from helpers.checks import WrongAnswer
+from helpers.checks import ch09_gpt as checks
+from helpers.checks.core import WrongAnswer
+from helpers.generation import sample_next_token
+from helpers.model import GPT, count_parameters, split_c_attn
 
 
 def test_check_next_token_ids(capsys):
@@ -25,7 +28,7 @@ def test_check_next_token_ids(capsys):
 
 def count(c, tied_head_counted=False, head_bias=False, pos=True, qkv_bias=None, final_norm=True,
           norms_per_block=2, out_proj=True, hidden=4):
-    e = c.emb_dim
+    e = c.d_model
     qkv_bias = c.qkv_bias if qkv_bias is None else qkv_bias
     block = norms_per_block * 2 * e + 3 * (e * e + (e if qkv_bias else 0))
     block += (e * e + e) if out_proj else 0
@@ -47,12 +50,12 @@ def test_check_gpt_parameter_count(capsys):
         (dict(qkv_bias=True), "only when config.qkv_bias is True"),
         (dict(final_norm=False), "final layer norm"),
         (dict(out_proj=False), "out_proj"),
-        (dict(hidden=1), "expands to 4·emb_dim"),
+        (dict(hidden=1), "expands to 4·d_model"),
     ]:
         with pytest.raises(WrongAnswer, match=hint):
             checks.check_gpt_parameter_count(lambda c, kw=kwargs: count(c, **kw))
     with pytest.raises(WrongAnswer, match="its own"):  # forgot the untied head
-        checks.check_gpt_parameter_count(lambda c: count(c) - (0 if c.tie_weights else c.vocab_size * c.emb_dim))
+        checks.check_gpt_parameter_count(lambda c: count(c) - (0 if c.tie_weights else c.vocab_size * c.d_model))
 
 
 def test_check_split_c_attn(capsys):
@@ -67,3 +70,14 @@ def test_check_split_c_attn(capsys):
     ]:
         with pytest.raises(WrongAnswer, match=hint):
             checks.check_split_c_attn(wrong)
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    def parameter_count(config):
+        with torch.device("meta"):
+            return count_parameters(GPT(config))
+
+    checks.check_next_token_ids(lambda logits: sample_next_token(logits[:, -1], temperature=0.0))
+    checks.check_gpt_parameter_count(parameter_count)
+    checks.check_split_c_attn(split_c_attn)
+    assert capsys.readouterr().out.count("✅") == 3

@@ -6,13 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.checks import (
-    ExerciseNotSolved,
-    WrongAnswer,
-    check_cross_entropy_by_hand,
-    check_next_token_windows,
-    check_translation_example,
-)
+from helpers.checks.core import ExerciseNotSolved, WrongAnswer
+from helpers.checks.ch10_training import check_cross_entropy_by_hand, check_next_token_windows, check_translation_example
+from helpers.training import next_token_windows
+from helpers.translation import translation_example
 
 # --- 10.1 next-token windows -----------------------------------------------
 
@@ -147,3 +144,10 @@ def test_mask_on_the_english_part_is_caught():
 
     with pytest.raises(WrongAnswer, match="masked the English part"):
         check_translation_example(masks_english)
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    check_next_token_windows(next_token_windows)
+    check_cross_entropy_by_hand(F.cross_entropy)
+    check_translation_example(translation_example)
+    assert capsys.readouterr().out.count("✅") == 3

@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers.checks import (
-    ExerciseNotSolved,
-    WrongAnswer,
-    check_softmax_with_temperature,
-    check_top_k_probs,
-    check_top_p_probs,
-)
+from helpers.checks.core import ExerciseNotSolved, WrongAnswer
+from helpers.checks.ch11_generation import check_softmax_with_temperature, check_top_k_probs, check_top_p_probs
+from helpers.generation import next_token_probabilities
 
 # --- right answers ---------------------------------------------------------------
 
@@ -211,3 +207,10 @@ def test_checks_do_not_let_an_in_place_answer_spoil_later_cases(capsys):
 
     check_softmax_with_temperature(in_place)
     assert "✅" in capsys.readouterr().out
+
+
+def test_every_check_accepts_the_librarys_own_implementation(capsys):
+    check_softmax_with_temperature(lambda logits, t: next_token_probabilities(logits, temperature=t))
+    check_top_k_probs(lambda probs, k: next_token_probabilities(probs.log(), top_k=k))
+    check_top_p_probs(lambda probs, p: next_token_probabilities(probs.log(), top_p=p))
+    assert capsys.readouterr().out.count("✅") == 3

@@ -10,6 +10,7 @@ import torch
 from helpers.generation import (
     apply_temperature,
     generate,
+    generate_with_logits,
     next_token_probabilities,
     sample_next_token,
     top_k_filter,
@@ -122,15 +123,15 @@ def test_seeded_sampling_is_reproducible_and_follows_the_distribution():
 @pytest.fixture(scope="module")
 def model() -> GPT:
     torch.manual_seed(0)
-    config = GPTConfig(vocab_size=50, context_length=40, emb_dim=32, n_layers=2, n_heads=4, dropout=0.1)
+    config = GPTConfig(vocab_size=50, context_length=40, d_model=32, n_layers=2, n_heads=4, dropout=0.1)
     return GPT(config).train()  # left in training mode: generate must switch dropout off itself
 
 
 def test_cached_and_uncached_greedy_give_the_same_tokens_and_logits(model):
     prompt = torch.tensor([[3, 14, 15, 9], [2, 6, 5, 35]])
-    cached, cached_logits = generate(model, prompt, 20, use_cache=True, return_logits=True)
-    plain, plain_logits = generate(model, prompt, 20, use_cache=False, return_logits=True)
-    assert torch.equal(cached, plain)
+    cached, cached_logits = generate_with_logits(model, prompt, 20, use_cache=True)
+    plain, plain_logits = generate_with_logits(model, prompt, 20, use_cache=False)
+    assert torch.equal(cached, plain) and torch.equal(generate(model, prompt, 20), cached)
     assert (cached_logits - plain_logits).abs().max() < 1e-5
     assert torch.equal(cached[:, :4], prompt) and cached.shape == (2, 24)
     # The logits each token was chosen from are the model's own, re-computed in one pass.
@@ -143,27 +144,57 @@ def test_cached_and_uncached_greedy_give_the_same_tokens_and_logits(model):
 
 
 def test_seeded_sampling_is_the_same_with_and_without_cache(model):
-    prompt = torch.tensor([1, 2, 3])
+    prompt = torch.tensor([[1, 2, 3]])
     kwargs = dict(temperature=1.2, top_k=20, top_p=0.9)
     a = generate(model, prompt, 25, generator=torch.Generator().manual_seed(3), **kwargs)
     b = generate(model, prompt, 25, generator=torch.Generator().manual_seed(3), use_cache=False, **kwargs)
     c = generate(model, prompt, 25, generator=torch.Generator().manual_seed(4), **kwargs)
-    assert a.shape == (28,) and torch.equal(a, b)
+    assert a.shape == (1, 28) and torch.equal(a, b)
     assert not torch.equal(a, c)
 
 
 def test_generate_restores_the_training_mode(model):
-    generate(model, torch.tensor([1]), 2)
+    generate(model, torch.tensor([[1]]), 2)
     assert model.training
     model.eval()
-    generate(model, torch.tensor([1]), 2)
+    generate(model, torch.tensor([[1]]), 2)
     assert not model.training
     model.train()
 
 
 def test_generate_fills_the_context_exactly_and_zero_new_tokens_is_the_prompt(model):
-    assert generate(model, torch.tensor([1, 2]), 38).shape == (40,)
-    assert torch.equal(generate(model, torch.tensor([1, 2]), 0), torch.tensor([1, 2]))
+    assert generate(model, torch.tensor([[1, 2]]), 38).shape == (1, 40)
+    assert torch.equal(generate(model, torch.tensor([[1, 2]]), 0), torch.tensor([[1, 2]]))
+    tokens, logits = generate_with_logits(model, torch.tensor([[1, 2]]), 0)
+    assert logits.shape == (1, 0, 50)
+
+
+def test_generate_stops_each_row_at_the_end_token(model):
+    prompt = torch.tensor([[3, 14, 15, 9], [2, 6, 5, 35]])
+    free = generate(model, prompt, 12)
+    eos = int(free[0, 6])  # the third token row 0 writes: make it the end token
+    stopped = generate(model, prompt, 12, eos_id=eos)
+    first_end = [int((row[4:] == eos).nonzero()[0]) + 4 for row in stopped if (row[4:] == eos).any()]
+    assert first_end and first_end[0] <= 6
+    for row, free_row in zip(stopped, free):
+        ends = (row[4:] == eos).nonzero()
+        if len(ends):  # up to its first end token a row is what it was without eos_id, then only eos
+            end = int(ends[0]) + 4
+            assert torch.equal(row[:end + 1], free_row[:end + 1]) and (row[end:] == eos).all()
+
+
+def test_slide_keeps_the_last_context_length_tokens(model):
+    prompt = torch.zeros(1, 30, dtype=torch.long)
+    with pytest.raises(ValueError, match="pass slide=True"):
+        generate(model, prompt, 20)
+    slid = generate(model, prompt, 20, slide=True)
+    assert slid.shape == (1, 50)
+    model.eval()
+    with torch.no_grad():  # the last token was chosen from the last 40 tokens before it
+        last = model(slid[:, -41:-1])[:, -1].argmax(-1)
+    model.train()
+    assert int(last) == int(slid[0, -1])
+    assert torch.equal(generate(model, prompt, 20, slide=True, use_cache=False), slid)
 
 
 @pytest.mark.parametrize(
@@ -175,23 +206,22 @@ def test_generate_fills_the_context_exactly_and_zero_new_tokens_is_the_prompt(mo
         (dict(temperature=1.0, top_p=0.0), r"top_p must be in \(0, 1\] .* got 0.0"),
         (dict(temperature=1.0, top_p=1.5), r"top_p must be in \(0, 1\] .* got 1.5"),
         (dict(max_new_tokens=-1), r"max_new_tokens must be a whole number >= 0, got -1"),
+        (dict(eos_id=50), r"eos_id must be a token id 0..49, got 50"),
     ],
 )
 def test_generate_rejects_bad_settings(model, kwargs, message):
     arguments = dict(max_new_tokens=3) | kwargs
     with pytest.raises(ValueError, match=message):
-        generate(model, torch.tensor([1, 2]), **arguments)
+        generate(model, torch.tensor([[1, 2]]), **arguments)
 
 
 def test_generate_rejects_bad_prompts(model):
-    with pytest.raises(ValueError, match=r"the prompt is empty"):
-        generate(model, torch.tensor([], dtype=torch.long), 3)
-    with pytest.raises(ValueError, match=r"the prompt has 41 tokens, longer than the model's context length of 40"):
-        generate(model, torch.zeros(41, dtype=torch.long), 1)
+    with pytest.raises(ValueError, match=r"prompts of shape \(B, T\) with T >= 1, got \(1, 0\)"):
+        generate(model, torch.zeros(1, 0, dtype=torch.long), 3)
     with pytest.raises(ValueError, match=r"= 42 tokens, more than the model's context length of 40: ask for at most 30"):
-        generate(model, torch.zeros(10, dtype=torch.long), 32)
-    with pytest.raises(ValueError, match=r"shape \(T,\) or \(B, T\), got \(1, 2, 3\)"):
-        generate(model, torch.zeros(1, 2, 3, dtype=torch.long), 1)
+        generate(model, torch.zeros(1, 10, dtype=torch.long), 32)
+    with pytest.raises(ValueError, match=r"for one prompt use ids.unsqueeze\(0\)"):
+        generate(model, torch.tensor([1, 2]), 1)
 
 
 def test_the_filters_reject_bad_settings_too():

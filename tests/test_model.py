@@ -22,12 +22,12 @@ from helpers.model import (
     load_gpt2_weights,
 )
 
-TINY = GPTConfig(vocab_size=50, context_length=16, emb_dim=12, n_layers=2, n_heads=3, dropout=0.0)
+TINY = GPTConfig(vocab_size=50, context_length=16, d_model=12, n_layers=2, n_heads=3, dropout=0.0)
 
 
 def expected_count(c: GPTConfig) -> int:
     """GPT-2's parameter count, added up by hand from the architecture."""
-    e = c.emb_dim
+    e = c.d_model
     norm = 2 * e
     attention = 3 * (e * e + (e if c.qkv_bias else 0)) + (e * e + e)
     feed_forward = (e * 4 * e + 4 * e) + (4 * e * e + e)
@@ -49,7 +49,7 @@ def test_gpt2_small_has_124_439_808_parameters_tied_and_the_sizes_are_gpt2s():
     with torch.device("meta"):
         model = GPT(GPT_CONFIGS["gpt2-small"])
     assert count_parameters(model) == 124_439_808
-    sizes = {n: (c.emb_dim, c.n_layers, c.n_heads) for n, c in GPT_CONFIGS.items()}
+    sizes = {n: (c.d_model, c.n_layers, c.n_heads) for n, c in GPT_CONFIGS.items()}
     assert sizes == {"gpt2-small": (768, 12, 12), "gpt2-medium": (1024, 24, 16),
                      "gpt2-large": (1280, 36, 20), "gpt2-xl": (1600, 48, 25)}
     for c in GPT_CONFIGS.values():
@@ -61,7 +61,7 @@ def test_tied_head_shares_the_embedding_matrix_and_untied_does_not():
     untied = GPT(replace(TINY, tie_weights=False))
     assert tied.out_head.weight is tied.tok_emb.weight
     assert untied.out_head.weight is not untied.tok_emb.weight
-    assert count_parameters(untied) - count_parameters(tied) == TINY.vocab_size * TINY.emb_dim
+    assert count_parameters(untied) - count_parameters(tied) == TINY.vocab_size * TINY.d_model
 
 
 def test_layer_norm_equals_torch_layer_norm():
@@ -95,7 +95,7 @@ def test_gelu_is_the_tanh_approximation_and_feed_forward_is_expand_gelu_contract
 def test_block_keeps_the_shape_and_every_parameter_gets_a_gradient():
     torch.manual_seed(2)
     block = TransformerBlock(TINY)
-    x = torch.randn(2, 7, TINY.emb_dim, requires_grad=True)
+    x = torch.randn(2, 7, TINY.d_model, requires_grad=True)
     y = block(x)
     assert y.shape == x.shape
     y.square().sum().backward()
@@ -107,7 +107,7 @@ def test_block_keeps_the_shape_and_every_parameter_gets_a_gradient():
 def test_block_is_pre_norm_with_residuals():
     torch.manual_seed(3)
     block = TransformerBlock(TINY).eval()
-    x = torch.randn(1, 5, TINY.emb_dim)
+    x = torch.randn(1, 5, TINY.d_model)
     h = x + block.attn(block.norm1(x))
     torch.testing.assert_close(block(x), h + block.ff(block.norm2(h)), atol=1e-6, rtol=0)
 
@@ -141,7 +141,7 @@ def test_clear_errors_on_bad_input():
     with pytest.raises(ValueError, match="17 tokens is longer than the context length 16"):
         model(torch.zeros(1, 7, dtype=torch.long), caches)
     with pytest.raises(ValueError, match="divisible by n_heads"):
-        GPTConfig(emb_dim=10, n_heads=3)
+        GPTConfig(d_model=10, n_heads=3)
 
 
 # --- loading GPT-2 weights ---------------------------------------------------------
@@ -150,7 +150,7 @@ def test_clear_errors_on_bad_input():
 def gpt2_checkpoint(c: GPTConfig, seed: int = 5) -> dict[str, torch.Tensor]:
     """Random tensors with the names and layouts of Hugging Face's GPT-2 model.safetensors."""
     g = torch.Generator().manual_seed(seed)
-    e = c.emb_dim
+    e = c.d_model
 
     def r(*shape):
         return torch.randn(*shape, generator=g) * 0.3
@@ -183,7 +183,7 @@ def reference_logits(t: dict[str, torch.Tensor], ids: torch.Tensor, c: GPTConfig
         return x @ t[p + ".weight"] + t[p + ".bias"]
 
     B, T = ids.shape
-    e, H = c.emb_dim, c.n_heads
+    e, H = c.d_model, c.n_heads
     x = t["wte.weight"][ids] + t["wpe.weight"][:T]
     for i in range(c.n_layers):
         p = f"h.{i}."

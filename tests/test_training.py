@@ -1,4 +1,4 @@
-"""helpers/training.py: datasets, loss, schedule, loop, checkpoints, greedy translation."""
+"""helpers/training.py: datasets, loss, schedule, the loop, resuming from a checkpoint."""
 
 from __future__ import annotations
 
@@ -11,30 +11,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers.model import GPT, GPTConfig
+from helpers.model import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from helpers.training import (
     IGNORE_INDEX,
     NextTokenDataset,
-    TranslationDataset,
-    WordVocabulary,
     cross_entropy,
-    encode_translation_pair,
-    exact_match,
     learning_rate,
-    load_checkpoint,
     make_loader,
+    make_optimizer,
     next_token_windows,
     perplexity,
-    save_checkpoint,
     train,
-    translate_greedy,
 )
-
-PAIRS = [("le chat dort", "the cat sleeps"), ("la souris blanche dort", "the white mouse sleeps")]
 
 
 def tiny_config(vocab_size: int) -> GPTConfig:
-    return GPTConfig(vocab_size=vocab_size, context_length=16, emb_dim=16, n_layers=1, n_heads=2, dropout=0.0)
+    return GPTConfig(vocab_size=vocab_size, context_length=16, d_model=16, n_layers=1, n_heads=2, dropout=0.0)
 
 
 # --- datasets ---------------------------------------------------------------
@@ -73,34 +65,6 @@ def test_loader_shuffling_is_fixed_by_the_seed():
     again = [x[:, 0].tolist() for x, _ in make_loader(dataset, batch_size=5, seed=3)]
     assert first == again
     assert first != [x[:, 0].tolist() for x, _ in make_loader(dataset, batch_size=5, seed=4)]
-
-
-def test_translation_pair_masks_the_french_targets():
-    vocab = WordVocabulary.from_texts([t for pair in PAIRS for t in pair])
-    inputs, targets = encode_translation_pair("le chat dort", "the cat sleeps", vocab)
-    assert vocab.decode(inputs) == "le chat dort <sep> the cat sleeps"
-    assert targets[:3].tolist() == [IGNORE_INDEX] * 3  # chat, dort, <sep> are given, not predicted
-    assert vocab.decode(targets[3:]) == "the cat sleeps <eos>"
-
-
-def test_vocabulary_specials_come_first_and_unknown_words_raise():
-    vocab = WordVocabulary.from_texts(["b a", "c"])
-    assert vocab.words == ["<pad>", "<sep>", "<eos>", "a", "b", "c"]
-    assert vocab.encode("c a") == [5, 3]
-    with pytest.raises(KeyError, match="'z' is not in the vocabulary"):
-        vocab.encode("a z")
-
-
-def test_collate_pads_inputs_and_ignores_padded_targets():
-    vocab = WordVocabulary.from_texts([t for pair in PAIRS for t in pair])
-    dataset = TranslationDataset(PAIRS, vocab)
-    inputs, targets = dataset.collate([dataset[0], dataset[1]])
-    assert inputs.shape == targets.shape == (2, dataset.longest) == (2, 9)
-    assert inputs[0, -1] == vocab.pad_id and targets[0, -1] == IGNORE_INDEX
-    assert (targets[1] != IGNORE_INDEX).sum() == 5  # the white mouse sleeps <eos>
-
-
-# --- the loss ---------------------------------------------------------------
 
 
 def test_cross_entropy_equals_torch_with_and_without_ignored_targets():
@@ -155,7 +119,7 @@ def test_training_reduces_the_loss_and_records_history():
     assert history.train_loss[0] > 1.8  # about ln 8 = 2.08 before training
     assert history.val_loss[-1] < 0.3  # the sequence is fully predictable
     assert history.tokens_seen == 40 * 16 * 8
-    assert not model.training
+    assert model.training  # as it came in
 
 
 def test_training_is_deterministic_for_a_seed():
@@ -169,46 +133,52 @@ def test_training_is_deterministic_for_a_seed():
     assert run() == run()
 
 
-# --- checkpoints and translation -------------------------------------------
+# --- checkpoints -----------------------------------------------------------
 
 
-def test_checkpoint_round_trip_gives_identical_logits():
+def test_checkpoint_round_trip_gives_identical_logits(tmp_path):
     torch.manual_seed(0)
     config = tiny_config(12)
     model = GPT(config).eval()
     ids = torch.randint(0, 12, (2, 7))
-    with tempfile.TemporaryDirectory() as folder:
-        path = save_checkpoint(model, config, Path(folder) / "model.pt", extra={"words": ["a", "b"]})
-        loaded, extra = load_checkpoint(path)
-    assert extra == {"words": ["a", "b"]}
-    assert loaded.config == config
-    assert torch.equal(loaded(ids), model(ids))
+    saved = load_checkpoint(save_checkpoint(tmp_path / "model.pt", model, step=3, extra={"words": ["a", "b"]}))
+    assert saved.extra == {"words": ["a", "b"]} and saved.step == 3 and saved.optimizer_state is None
+    assert saved.model.config == config and not saved.model.training
+    assert torch.equal(saved.model(ids), model(ids))
 
 
-class CopyModel(nn.Module):
-    """A fake model that 'translates' by copying the French words after <sep>, then <eos>."""
+def test_training_resumed_from_a_checkpoint_ends_where_one_run_does(tmp_path):
+    dataset = NextTokenDataset(list(range(8)) * 10, context_length=6, stride=2)
+    settings = dict(steps=10, lr=1e-2, warmup_steps=2, progress=False)
 
-    def __init__(self, vocab: WordVocabulary):
-        super().__init__()
-        self.vocab = vocab
-        self.pos_emb = nn.Embedding(32, 1)
+    def fresh() -> GPT:
+        torch.manual_seed(1)
+        return GPT(tiny_config(8))
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        logits = torch.zeros(*ids.shape, len(self.vocab))
-        for row, seq in enumerate(ids.tolist()):
-            sep = seq.index(self.vocab.sep_id)
-            done = len(seq) - sep - 1
-            logits[row, -1, seq[done] if done < sep else self.vocab.eos_id] = 1.0
-        return logits
+    one_run = fresh()
+    train(one_run, make_loader(dataset, 8, seed=1), **settings)
+
+    first_half = fresh()
+    optimizer = make_optimizer(first_half, lr=1e-2, weight_decay=0.1)
+    train(first_half, make_loader(dataset, 8, seed=1), optimizer=optimizer, stop_step=5, **settings)
+    saved = load_checkpoint(save_checkpoint(tmp_path / "half.pt", first_half, optimizer, step=5))
+    resumed = saved.model
+    optimizer = make_optimizer(resumed, lr=1e-2, weight_decay=0.1)
+    optimizer.load_state_dict(saved.optimizer_state)
+    history = train(resumed, make_loader(dataset, 8, seed=1), optimizer=optimizer, start_step=saved.step, **settings)
+
+    assert len(history.train_loss) == 5
+    for (name, a), b in zip(one_run.state_dict().items(), resumed.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    with pytest.raises(ValueError, match="start_step < stop_step"):
+        train(resumed, make_loader(dataset, 8), start_step=10, **settings)
 
 
-def test_translate_greedy_decodes_batches_of_different_lengths_in_order():
-    sentences = ["le chat dort", "la souris blanche dort", "le chat", "dort"]
-    vocab = WordVocabulary.from_texts(sentences)
-    assert translate_greedy(CopyModel(vocab), vocab, sentences) == sentences
-
-
-def test_exact_match_compares_whole_sentences():
-    assert exact_match(["the cat", "a dog", "x"], ["the cat", "the dog", "x"]) == pytest.approx(2 / 3)
-    with pytest.raises(ValueError):
-        exact_match(["a"], ["a", "b"])
+def test_training_leaves_the_random_state_and_the_mode_as_they_were():
+    dataset = NextTokenDataset(list(range(8)) * 10, context_length=6, stride=2)
+    model = GPT(tiny_config(8)).eval()
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    train(model, make_loader(dataset, 8), steps=2, lr=1e-2, progress=False)
+    assert torch.equal(torch.rand(3), expected) and not model.training

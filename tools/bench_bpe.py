@@ -1,9 +1,8 @@
 """Benchmark of helpers/bpe.py (run by `make bench`; prints numbers, never fails on them).
 
 1. Training a vocabulary of 2,048 tokens on the course's English prose, with the
-   incremental trainer of helpers/bpe.py and with a naive trainer that re-counts
-   every pair of the corpus after every merge (same chunks, same merges; it
-   takes minutes).
+   textbook trainer of helpers/bpe.py (``train_bpe``: re-count every pair after every
+   merge) and with its incremental trainer (``train_bpe_fast``); same merges.
 2. Encoding the prose with the from-scratch GPT-2 tokenizer, against tiktoken.
 
     python tools/bench_bpe.py [--vocab-size 2048]
@@ -13,40 +12,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import Counter
-from collections.abc import Sequence
 
-from helpers.bpe import (
-    ENDOFTEXT,
-    BPETokenizer,
-    check_vocab_size,
-    chunk_counts,
-    count_pairs,
-    gpt2_encoding,
-    gpt2_tokenizer,
-    merge_pair,
-    train_bpe,
-)
+from helpers.bpe import gpt2_encoding, gpt2_tokenizer, train_bpe, train_bpe_fast
 from helpers.paths import DATA_DIR
-
-
-def train_bpe_naive(text: str, vocab_size: int, special_tokens: Sequence[str] = (ENDOFTEXT,)) -> BPETokenizer:
-    """The textbook loop: count every pair of the whole corpus, merge the most frequent, repeat."""
-    n_merges = check_vocab_size(vocab_size, special_tokens)
-    counts = chunk_counts(text, special_tokens=special_tokens)
-    chunks = sorted(counts)
-    words = [list(chunk.encode("utf-8")) for chunk in chunks]
-    merges: dict[tuple[int, int], int] = {}
-    for new_id in range(256, 256 + n_merges):
-        pair_counts: Counter[tuple[int, int]] = Counter()
-        for chunk, ids in zip(chunks, words):
-            for pair, n in count_pairs(ids).items():
-                pair_counts[pair] += n * counts[chunk]
-        pair = min(pair_counts, key=lambda p: (-pair_counts[p], p))  # most frequent, then smallest
-        merges[pair] = new_id
-        words = [merge_pair(ids, pair, new_id) for ids in words]
-    specials = {token: 256 + n_merges + i for i, token in enumerate(special_tokens)}
-    return BPETokenizer(merges, specials)
 
 
 def seconds(func, *args) -> tuple[float, object]:
@@ -62,10 +30,10 @@ def main() -> None:
     text = (DATA_DIR / "prose_python_reference.txt").read_text(encoding="utf-8")
     print(f"BPE benchmark: {len(text.encode()):,} bytes of prose, vocabulary {args.vocab_size:,}")
 
-    fast_s, fast = seconds(train_bpe, text, args.vocab_size)
-    print(f"  incremental trainer (helpers.bpe.train_bpe): {fast_s:8.2f} s")
-    naive_s, naive = seconds(train_bpe_naive, text, args.vocab_size)
-    print(f"  naive trainer (re-count after every merge):  {naive_s:8.2f} s")
+    fast_s, fast = seconds(train_bpe_fast, text, args.vocab_size)
+    print(f"  incremental trainer (helpers.bpe.train_bpe_fast):          {fast_s:8.2f} s")
+    naive_s, naive = seconds(train_bpe, text, args.vocab_size)
+    print(f"  textbook trainer (helpers.bpe.train_bpe, re-counts each merge): {naive_s:8.2f} s")
     same = "same merges" if fast.merges == naive.merges else "DIFFERENT MERGES"
     print(f"  speed-up of the incremental trainer: {naive_s / fast_s:.1f}x ({same})")
 

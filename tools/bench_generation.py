@@ -22,7 +22,7 @@ import torch
 from helpers.generation import generate
 from helpers.model import GPT, GPTConfig
 
-CONFIG = GPTConfig(vocab_size=512, context_length=1024, emb_dim=128, n_layers=4, n_heads=4, dropout=0.0)
+CONFIG = GPTConfig(vocab_size=512, context_length=1024, d_model=128, n_layers=4, n_heads=4, dropout=0.0)
 PROMPT_TOKENS = 256
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     same = torch.equal(cached, uncached)
 
     print(
-        f"KV-cache benchmark: GPT emb_dim={CONFIG.emb_dim}, {CONFIG.n_layers} layers, "
+        f"KV-cache benchmark: GPT d_model={CONFIG.d_model}, {CONFIG.n_layers} layers, "
         f"{CONFIG.n_heads} heads, context {CONFIG.context_length}; prompt {PROMPT_TOKENS} tokens, "
         f"{args.new_tokens} new tokens, {torch.get_num_threads()} torch threads"
     )

@@ -36,7 +36,7 @@ def translation_throughput(steps: int) -> float:
     vocab = WordVocabulary.from_texts([text for pair in pairs for text in pair])
     dataset = TranslationDataset(pairs, vocab)
     torch.manual_seed(0)
-    config = GPTConfig(vocab_size=len(vocab), context_length=32, emb_dim=64, n_layers=2, n_heads=4,
+    config = GPTConfig(vocab_size=len(vocab), context_length=32, d_model=64, n_layers=2, n_heads=4,
                        dropout=0.0, qkv_bias=False, tie_weights=True)
     model = GPT(config)
     loader = make_loader(dataset, batch_size=96, seed=0, collate_fn=dataset.collate)

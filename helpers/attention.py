@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 
 def softmax(x: Tensor, dim: int = -1, beta: float = 1.0) -> Tensor:
-    """``softmax(β·x)`` along ``dim``, computed without overflow.
+    """``softmax(β·x)`` along ``dim``, computed without overflow (notebook 04).
 
     The largest entry is subtracted before ``exp`` (this changes nothing
     mathematically, since ``exp(a - m) / Σ exp(b - m) = exp(a) / Σ exp(b)``),
@@ -48,7 +48,7 @@ def softmax(x: Tensor, dim: int = -1, beta: float = 1.0) -> Tensor:
 
 
 def causal_mask(T: int, device: torch.device | str | None = None, past: int = 0) -> Tensor:
-    """Boolean mask, ``True`` where a query may attend: itself and the past.
+    """Boolean mask, ``True`` where a query may attend: itself and the past (notebook 05).
 
     Row ``i`` is query position ``i``; it may attend to key positions
     ``0, 1, ..., i``, never to the future: a ``(T, T)`` lower triangle.
@@ -61,7 +61,7 @@ def causal_mask(T: int, device: torch.device | str | None = None, past: int = 0)
 
 
 def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None = None) -> Tensor:
-    """``softmax(q·kᵀ / √d)``: how much each query attends to each key.
+    """``softmax(q·kᵀ / √d)``: how much each query attends to each key (notebook 04).
 
     ``q`` is ``(..., T_q, d)``, ``k`` is ``(..., T_k, d)``; the result is
     ``(..., T_q, T_k)`` and every row sums to 1 (or is all zeros where the
@@ -85,7 +85,7 @@ def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None = None) -> Tenso
 def scaled_dot_product_attention(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None
 ) -> Tensor:
-    """``softmax(q·kᵀ / √d) · v`` — a soft dictionary look-up.
+    """``softmax(q·kᵀ / √d) · v`` — a soft dictionary look-up (notebook 04).
 
     Shapes: ``q`` ``(..., T_q, d)``, ``k`` ``(..., T_k, d)``, ``v``
     ``(..., T_k, d_v)`` → ``(..., T_q, d_v)``. ``mask`` is boolean, ``True``
@@ -102,7 +102,7 @@ def scaled_dot_product_attention(
 
 
 class KVCache:
-    """Keys and values of the tokens seen so far, for ONE attention layer.
+    """Keys and values of the tokens seen so far, for ONE attention layer (notebook 11).
 
     During generation each new token needs the keys and values of every
     earlier token; the cache keeps them so they are computed only once.

@@ -17,7 +17,7 @@ def plot_alignment(
     links: Sequence[tuple[int, int]],
     title: str = "",
 ) -> Figure:
-    """Draw ``source`` tokens above ``target`` tokens with a line per aligned pair.
+    """Draw ``source`` tokens above ``target`` tokens with a line per aligned pair (notebook 01).
 
     ``links`` holds ``(source_index, target_index)`` pairs. Lines that cross
     (red) show where a translation must reorder words; lines that meet on one
@@ -48,16 +48,8 @@ def plot_alignment(
     return fig
 
 
-def plot_heatmap(
-    matrix: Any,
-    row_labels: Sequence[str],
-    column_labels: Sequence[str],
-    title: str = "",
-    xlabel: str = "",
-    ylabel: str = "",
-    ax: Axes | None = None,
-    annotate: bool = True,
-) -> Axes:
+def plot_heatmap(matrix: Any, row_labels: Sequence[str], column_labels: Sequence[str], title: str = "",
+                 xlabel: str = "", ylabel: str = "", ax: Axes | None = None, annotate: bool = True) -> Axes:
     """A small matrix (a tensor or array) as a heatmap on a 0–1 scale, one cell per entry (notebook 03).
 
     With ``annotate`` every cell shows its value. Returns the matplotlib ``Axes``.
@@ -83,13 +75,7 @@ def plot_heatmap(
     return ax
 
 
-def plot_attention(
-    weights: Any,
-    query_labels: Sequence[str],
-    key_labels: Sequence[str],
-    title: str = "attention weights",
-    ax: Axes | None = None,
-    annotate: bool = True,
-) -> Axes:
+def plot_attention(weights: Any, query_labels: Sequence[str], key_labels: Sequence[str],
+                   title: str = "attention weights", ax: Axes | None = None, annotate: bool = True) -> Axes:
     """A ``(T_q, T_k)`` attention-weight matrix as a heatmap: one row per query, one column per key (04, 05)."""
     return plot_heatmap(weights, query_labels, key_labels, title, "key (attended to)", "query", ax, annotate)

@@ -17,8 +17,7 @@ This module holds the pieces of that step and the loop around it:
 ``sample_next_token(logits, temperature, top_k, top_p, generator)``
     Greedy (``temperature=0``: the arg-max) or one draw from that distribution.
 ``generate(model, token_ids, max_new_tokens, ...)``
-    The loop, with or without a KV cache; ``generate_with_logits`` also returns
-    the logits each new token was chosen from.
+    The loop, with or without a KV cache.
 
 The filters work on logits and leave their input untouched. A token set to
 ``-inf`` gets probability exactly 0 after softmax, and softmax renormalises
@@ -28,18 +27,14 @@ public function checks its arguments once, on entry; the loop itself does not.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import Tensor
 
 from helpers.model import GPT
 
 __all__ = [
-    "Generation",
     "apply_temperature",
     "generate",
-    "generate_with_logits",
     "next_token_probabilities",
     "sample_next_token",
     "top_k_filter",
@@ -70,7 +65,7 @@ def _check_settings(temperature: float, top_k: int | None, top_p: float | None) 
 
 
 def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
-    """``logits / temperature``: softmax of the result is sharper below 1, flatter above 1.
+    """``logits / temperature``: softmax of the result is sharper below 1, flatter above 1 (notebook 11).
 
     ``temperature`` must be > 0 here; temperature 0 (greedy decoding) is handled
     by :func:`sample_next_token` as an arg-max, since dividing by 0 is undefined.
@@ -83,7 +78,7 @@ def apply_temperature(logits: Tensor, temperature: float) -> Tensor:
 
 
 def top_k_filter(logits: Tensor, k: int) -> Tensor:
-    """Keep the ``k`` largest logits of each row; set every other one to ``-inf``.
+    """Keep the ``k`` largest logits of each row; set every other one to ``-inf`` (notebook 11).
 
     A token tied with the ``k``-th largest logit is kept too, so a row may keep
     more than ``k`` tokens when there are ties at the boundary (the same rule as
@@ -96,7 +91,7 @@ def top_k_filter(logits: Tensor, k: int) -> Tensor:
 
 
 def top_p_filter(logits: Tensor, p: float) -> Tensor:
-    """Nucleus filter: keep the most probable tokens until their probability reaches ``p``.
+    """Nucleus filter: keep the most probable tokens until their probability reaches ``p`` (notebook 11).
 
     Tokens are sorted from most to least probable, and a token is kept when the
     probability of the tokens *before* it is still below ``p``. So the token that
@@ -112,7 +107,7 @@ def top_p_filter(logits: Tensor, p: float) -> Tensor:
 def next_token_probabilities(
     logits: Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
 ) -> Tensor:
-    """The distribution the next token is drawn from: temperature, then top-k, then top-p, then softmax.
+    """The distribution the next token is drawn from: temperature, then top-k, then top-p, then softmax (notebook 11).
 
     ``temperature`` must be > 0 here (greedy decoding has no distribution to draw from).
     """
@@ -130,7 +125,7 @@ def sample_next_token(
     top_p: float | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Choose one token per row of ``logits`` (B, V) -> (B,).
+    """Choose one token per row of ``logits`` (B, V) -> (B,) (notebook 11).
 
     ``temperature=0`` is greedy decoding: the arg-max, and ``top_k``/``top_p``
     change nothing. Otherwise one token is drawn from
@@ -177,13 +172,7 @@ def _choose(logits: Tensor, temperature: float, top_k: int | None, top_p: float 
 # --- the loop -----------------------------------------------------------------------
 
 
-class Generation(NamedTuple):
-    """What :func:`generate_with_logits` returns."""
-
-    tokens: Tensor  # (B, T + new): the prompt, then the new tokens
-    logits: Tensor  # (B, new, vocab_size): the logits each new token was chosen from
-
-
+@torch.no_grad()
 def generate(
     model: GPT,
     token_ids: Tensor,
@@ -196,8 +185,9 @@ def generate(
     generator: torch.Generator | None = None,
     eos_id: int | None = None,
     slide: bool = False,
+    record: list[Tensor] | None = None,
 ) -> Tensor:
-    """Extend the prompts ``token_ids`` (B, T) by up to ``max_new_tokens`` tokens each: (B, T + new).
+    """Extend the prompts ``token_ids`` (B, T) by up to ``max_new_tokens`` tokens each: (B, T + new) (notebook 11).
 
     ``temperature=0`` (the default) is greedy decoding; otherwise each token is
     drawn as in :func:`sample_next_token`. With ``use_cache=True`` the prompt is run
@@ -211,32 +201,10 @@ def generate(
     model's context length: that is an error before any work is done, unless
     ``slide=True``, which keeps only the last ``context_length`` tokens as input
     (the model then forgets the start; the cache is dropped once it is full).
+    ``record``, a list, receives the logits (B, V) each new token was chosen from:
+    ``torch.stack(record, dim=1)`` is (B, new, V).
     The model runs in eval mode (no dropout) and is put back in its mode afterwards.
     """
-    return _generate(model, token_ids, max_new_tokens, temperature, top_k, top_p,
-                     use_cache, generator, eos_id, slide, keep_logits=False).tokens
-
-
-def generate_with_logits(
-    model: GPT,
-    token_ids: Tensor,
-    max_new_tokens: int,
-    temperature: float = 0.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    *,
-    use_cache: bool = True,
-    generator: torch.Generator | None = None,
-) -> Generation:
-    """:func:`generate`, also returning the logits each new token was chosen from."""
-    return _generate(model, token_ids, max_new_tokens, temperature, top_k, top_p,
-                     use_cache, generator, eos_id=None, slide=False, keep_logits=True)
-
-
-@torch.no_grad()
-def _generate(model: GPT, token_ids: Tensor, max_new_tokens: int, temperature: float, top_k: int | None,
-              top_p: float | None, use_cache: bool, generator: torch.Generator | None, eos_id: int | None,
-              slide: bool, keep_logits: bool) -> Generation:
     context_length, vocab_size = model.config.context_length, model.config.vocab_size
     if not isinstance(token_ids, Tensor) or token_ids.dim() != 2 or token_ids.shape[1] == 0:
         shape = tuple(token_ids.shape) if isinstance(token_ids, Tensor) else type(token_ids).__name__
@@ -261,8 +229,7 @@ def _generate(model: GPT, token_ids: Tensor, max_new_tokens: int, temperature: f
     tokens = token_ids
     finished = torch.zeros(len(tokens), dtype=torch.bool, device=tokens.device)
     kv_caches = model.new_kv_caches() if use_cache else None
-    new_input = tokens[:, -context_length:]  # the first step reads the whole prompt (its last context_length)
-    chosen_logits = []
+    new_input = tokens[:, -context_length:]  # the first step reads the whole prompt (or its end)
     try:
         for _ in range(max_new_tokens):
             if kv_caches is not None and len(kv_caches[0]) + new_input.shape[1] > context_length:
@@ -278,14 +245,10 @@ def _generate(model: GPT, token_ids: Tensor, max_new_tokens: int, temperature: f
                 finished |= next_token == eos_id
             tokens = torch.cat([tokens, next_token.unsqueeze(1)], dim=1)  # (B, T_so_far + 1)
             new_input = next_token.unsqueeze(1)  # (B, 1)
-            if keep_logits:
-                chosen_logits.append(last)
+            if record is not None:
+                record.append(last)
             if eos_id is not None and finished.all():
                 break
     finally:
         model.train(was_training)
-    if chosen_logits:
-        logits = torch.stack(chosen_logits, dim=1)  # (B, new, V)
-    else:
-        logits = torch.empty(len(tokens), 0, vocab_size)
-    return Generation(tokens, logits)
+    return tokens

@@ -33,7 +33,7 @@ from helpers.attention import KVCache, MultiHeadAttention
 
 @dataclass
 class GPTConfig:
-    """The sizes of a GPT model. The defaults are GPT-2 small's."""
+    """The sizes of a GPT model. The defaults are GPT-2 small's (notebook 09)."""
 
     vocab_size: int = 50257  # number of token ids (GPT-2's BPE vocabulary)
     context_length: int = 1024  # longest input, in tokens
@@ -67,7 +67,7 @@ GPT_CONFIGS: dict[str, GPTConfig] = {
 
 
 class LayerNorm(nn.Module):
-    """Normalise each token's vector to mean 0 and variance 1, then scale and shift.
+    """Normalise each token's vector to mean 0 and variance 1, then scale and shift (notebook 08).
 
     ``y = (x - mean) / sqrt(var + eps) * scale + shift`` over the last axis, with the
     biased variance (divide by n, not n - 1), as ``nn.LayerNorm`` does.
@@ -90,12 +90,12 @@ class LayerNorm(nn.Module):
 
 
 def gelu(x: Tensor) -> Tensor:
-    """GELU with GPT-2's tanh approximation (``F.gelu(x, approximate="tanh")``)."""
+    """GELU with GPT-2's tanh approximation (``F.gelu(x, approximate="tanh")``) (notebook 08)."""
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
 
 
 class FeedForward(nn.Module):
-    """Two linear layers around a GELU: expand to ``hidden_dim`` (4 × d_model), contract back."""
+    """Two linear layers around a GELU: expand to ``hidden_dim`` (4 × d_model), contract back (notebook 08)."""
 
     def __init__(self, d_model: int, hidden_dim: int | None = None):
         super().__init__()
@@ -109,7 +109,7 @@ class FeedForward(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-norm block: ``x + attn(norm1(x))``, then ``x + ff(norm2(x))``; shape unchanged."""
+    """Pre-norm block: ``x + attn(norm1(x))``, then ``x + ff(norm2(x))``; shape unchanged (notebook 08)."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -127,7 +127,7 @@ class TransformerBlock(nn.Module):
 
 
 class GPT(nn.Module):
-    """A GPT language model: token ids (B, T) → logits (B, T, vocab_size)."""
+    """A GPT language model: token ids (B, T) → logits (B, T, vocab_size) (notebook 09)."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -196,7 +196,7 @@ class GPT(nn.Module):
 
 
 def init_gpt2_weights(module: nn.Module) -> None:
-    """GPT-2's initialisation: weights ~ N(0, 0.02²), biases 0 (layer norms keep 1 and 0)."""
+    """GPT-2's initialisation: weights ~ N(0, 0.02²), biases 0 (layer norms keep 1 and 0) (notebook 09)."""
     if isinstance(module, (nn.Linear, nn.Embedding)):
         nn.init.normal_(module.weight, mean=0.0, std=0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:
@@ -204,7 +204,7 @@ def init_gpt2_weights(module: nn.Module) -> None:
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of parameters; a tied (shared) matrix is counted once."""
+    """Number of parameters; a tied (shared) matrix is counted once (notebook 09)."""
     return sum(p.numel() for p in model.parameters())
 
 
@@ -252,7 +252,7 @@ def _gpt2_pairs(model: GPT) -> list[tuple[str, Tensor, bool]]:
 
 
 def to_gpt2_state_dict(model: GPT) -> dict[str, Tensor]:
-    """The model's weights under GPT-2's names and layout: what :func:`load_gpt2_weights` reads."""
+    """The model's weights under GPT-2's names and layout: what :func:`load_gpt2_weights` reads (notebook 09)."""
     tensors = {name: (p.T if transposed else p) for name, p, transposed in _gpt2_pairs(model)}
     for i, block in enumerate(model.blocks):
         linears = (block.attn.W_query, block.attn.W_key, block.attn.W_value)
@@ -328,7 +328,7 @@ def save_checkpoint(
     step: int = 0,
     extra: dict | None = None,
 ) -> Path:
-    """Save the model's config and weights, the optimizer's state and the step reached, and ``extra``.
+    """Save the model's config and weights, the optimizer's state and the step reached, and ``extra`` (notebook 10).
 
     With the optimizer state and ``step``, :func:`helpers.training.train` can resume
     exactly where it stopped (``train(..., optimizer=..., start_step=step)``).
@@ -346,7 +346,7 @@ def save_checkpoint(
 
 @dataclass
 class Checkpoint:
-    """What :func:`load_checkpoint` returns."""
+    """What :func:`load_checkpoint` returns (notebook 10)."""
 
     model: GPT  # rebuilt from the saved config, weights loaded, in eval mode
     optimizer_state: dict | None  # for ``optimizer.load_state_dict`` (None if not saved)
@@ -355,7 +355,7 @@ class Checkpoint:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Rebuild the :class:`GPT` saved by :func:`save_checkpoint`, with what was saved beside it."""
+    """Rebuild the :class:`GPT` saved by :func:`save_checkpoint`, with what was saved beside it (notebook 10)."""
     saved = torch.load(Path(path), weights_only=True)
     model = GPT(GPTConfig(**saved["config"]))
     model.load_state_dict(saved["state_dict"])

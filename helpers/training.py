@@ -44,7 +44,7 @@ IGNORE_INDEX: int = -100
 def next_token_windows(
     token_ids: Sequence[int] | Tensor, context_length: int, stride: int
 ) -> tuple[Tensor, Tensor]:
-    """Cut ``token_ids`` into windows of ``context_length`` tokens, ``stride`` apart.
+    """Cut ``token_ids`` into windows of ``context_length`` tokens, ``stride`` apart (notebook 10).
 
     Returns ``(inputs, targets)``, both ``(n_windows, context_length)`` long
     tensors; ``targets[i]`` is ``inputs[i]`` shifted one token to the left, so
@@ -67,7 +67,7 @@ def next_token_windows(
 
 
 class NextTokenDataset(Dataset):
-    """The windows of :func:`next_token_windows` as a PyTorch ``Dataset`` of (input, target) pairs."""
+    """The windows of :func:`next_token_windows` as a PyTorch ``Dataset`` of (input, target) pairs (notebook 10)."""
 
     def __init__(self, token_ids: Sequence[int] | Tensor, context_length: int, stride: int):
         self.inputs, self.targets = next_token_windows(token_ids, context_length, stride)
@@ -87,7 +87,7 @@ def make_loader(
     seed: int = 0,
     collate_fn: Callable | None = None,
 ) -> DataLoader:
-    """A ``DataLoader`` whose shuffling is fixed by ``seed`` (the same batches every run)."""
+    """A ``DataLoader`` whose shuffling is fixed by ``seed`` (the same batches every run) (notebook 10)."""
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collate_fn
@@ -100,7 +100,7 @@ def make_loader(
 
 
 def cross_entropy(logits: Tensor, targets: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
-    """Cross-entropy written out: softmax → probability of the right token → log → mean → negate.
+    """Cross-entropy written out: softmax → probability of the right token → log → mean → negate (notebook 10).
 
     ``logits`` (..., vocab_size) and ``targets`` (...) of matching leading shape;
     targets equal to ``ignore_index`` are left out of the mean. Equals
@@ -123,13 +123,13 @@ def cross_entropy(logits: Tensor, targets: Tensor, ignore_index: int = IGNORE_IN
 
 
 def language_model_loss(model: nn.Module, inputs: Tensor, targets: Tensor) -> Tensor:
-    """The mean cross-entropy of ``model``'s next-token logits; ignored targets skipped."""
+    """The mean cross-entropy of ``model``'s next-token logits; ignored targets skipped (notebook 10)."""
     logits = model(inputs)  # (B, T, vocab_size)
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
 
 
 def perplexity(loss: float | Tensor) -> float:
-    """``exp(loss)``: the number of tokens the model is, on average, hesitating between."""
+    """``exp(loss)``: the number of tokens the model is, on average, hesitating between (notebook 10)."""
     return math.exp(float(loss))
 
 
@@ -140,7 +140,7 @@ def evaluate(
     loss_fn: Callable[[nn.Module, Tensor, Tensor], Tensor] = language_model_loss,
     max_batches: int | None = None,
 ) -> float:
-    """The mean loss over the batches of ``loader`` (the first ``max_batches``), in eval mode."""
+    """The mean loss over the batches of ``loader`` (the first ``max_batches``), in eval mode (notebook 10)."""
     was_training = model.training
     model.eval()
     losses = []
@@ -163,7 +163,7 @@ MIN_LR_RATIO: float = 0.1
 
 
 def learning_rate(step: int, *, steps: int, lr: float, warmup_steps: int = 0) -> float:
-    """The learning rate at ``step`` (0-based): linear warm-up, then cosine decay.
+    """The learning rate at ``step`` (0-based): linear warm-up, then cosine decay (notebook 10).
 
     Steps ``0 .. warmup_steps-1`` climb linearly to ``lr`` (``lr / warmup_steps`` at
     step 0); from ``warmup_steps`` on, it falls along half a cosine from ``lr`` to
@@ -179,7 +179,7 @@ def learning_rate(step: int, *, steps: int, lr: float, warmup_steps: int = 0) ->
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW with weight decay on the weight matrices only (not on biases and norm scales)."""
+    """AdamW with weight decay on the weight matrices only (not on biases and norm scales) (notebook 10)."""
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -189,7 +189,7 @@ def make_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.op
 
 @dataclass
 class History:
-    """What :func:`train` measured: one entry per step, and one per evaluation."""
+    """What :func:`train` measured: one entry per step, and one per evaluation (notebook 10)."""
 
     train_loss: list[float] = field(default_factory=list)  # the loss of each step's batch
     lr: list[float] = field(default_factory=list)  # the learning rate of each step

@@ -32,7 +32,7 @@ PAD, SEP, EOS = "<pad>", "<sep>", "<eos>"
 
 
 class WordVocabulary:
-    """A word-level tokenizer: one id per word, three special tokens first.
+    """A word-level tokenizer: one id per word, three special tokens first (notebook 10).
 
     ``<pad>`` fills short sequences, ``<sep>`` separates the French from the
     English, ``<eos>`` ends the English.
@@ -84,7 +84,7 @@ def translation_example(french_ids: list[int], english_ids: list[int], sep_id: i
 
 
 class TranslationDataset(Dataset):
-    """French → English pairs as (inputs, targets) sequences for a GPT; see :func:`translation_example`.
+    """French → English pairs as (inputs, targets) sequences for a GPT; see :func:`translation_example` (notebook 10).
 
     Sequences have different lengths: use :meth:`collate` as the ``DataLoader``'s
     ``collate_fn`` to pad each batch to its longest sequence.
@@ -122,7 +122,7 @@ class TranslationDataset(Dataset):
 
 
 def translate_greedy(model: GPT, vocab: WordVocabulary, sentences: Sequence[str], max_new_tokens: int = 32) -> list[str]:
-    """Translate each French sentence greedily: continue ``french <sep>`` until ``<eos>``.
+    """Translate each French sentence greedily: continue ``french <sep>`` until ``<eos>`` (notebook 10).
 
     Sentences with the same number of words are decoded together, as one batch of
     prompts of equal length, by :func:`helpers.generation.generate` with
@@ -148,7 +148,7 @@ def translate_greedy(model: GPT, vocab: WordVocabulary, sentences: Sequence[str]
 
 
 def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
-    """The fraction of predictions equal to their reference, word for word."""
+    """The fraction of predictions equal to their reference, word for word (notebook 10)."""
     if len(predictions) != len(references) or not references:
         raise ValueError(f"need as many predictions as references (and some): {len(predictions)} vs {len(references)}")
     return sum(p.split() == r.split() for p, r in zip(predictions, references)) / len(references)

@@ -10,7 +10,6 @@ import torch
 from helpers.generation import (
     apply_temperature,
     generate,
-    generate_with_logits,
     next_token_probabilities,
     sample_next_token,
     top_k_filter,
@@ -127,10 +126,16 @@ def model() -> GPT:
     return GPT(config).train()  # left in training mode: generate must switch dropout off itself
 
 
+def with_logits(model, prompt, new_tokens, **kwargs):
+    steps = []
+    tokens = generate(model, prompt, new_tokens, record=steps, **kwargs)
+    return tokens, torch.stack(steps, dim=1)
+
+
 def test_cached_and_uncached_greedy_give_the_same_tokens_and_logits(model):
     prompt = torch.tensor([[3, 14, 15, 9], [2, 6, 5, 35]])
-    cached, cached_logits = generate_with_logits(model, prompt, 20, use_cache=True)
-    plain, plain_logits = generate_with_logits(model, prompt, 20, use_cache=False)
+    cached, cached_logits = with_logits(model, prompt, 20, use_cache=True)
+    plain, plain_logits = with_logits(model, prompt, 20, use_cache=False)
     assert torch.equal(cached, plain) and torch.equal(generate(model, prompt, 20), cached)
     assert (cached_logits - plain_logits).abs().max() < 1e-5
     assert torch.equal(cached[:, :4], prompt) and cached.shape == (2, 24)
@@ -165,8 +170,9 @@ def test_generate_restores_the_training_mode(model):
 def test_generate_fills_the_context_exactly_and_zero_new_tokens_is_the_prompt(model):
     assert generate(model, torch.tensor([[1, 2]]), 38).shape == (1, 40)
     assert torch.equal(generate(model, torch.tensor([[1, 2]]), 0), torch.tensor([[1, 2]]))
-    tokens, logits = generate_with_logits(model, torch.tensor([[1, 2]]), 0)
-    assert logits.shape == (1, 0, 50)
+    steps = []
+    generate(model, torch.tensor([[1, 2]]), 0, record=steps)
+    assert steps == []
 
 
 def test_generate_stops_each_row_at_the_end_token(model):

@@ -235,3 +235,30 @@ def test_a_checkpoint_that_does_not_fit_names_the_tensor(tmp_path):
     shallower = replace(TINY, n_layers=1)
     with pytest.raises(ValueError, match="no place in the model.*h.1.attn.c_attn.bias"):
         load_gpt2_weights(GPT(shallower), path)
+
+
+def test_the_gpt2_name_table_works_both_ways(tmp_path):
+    """to_gpt2_state_dict writes what load_gpt2_weights reads: one table, used in both directions."""
+    from safetensors.torch import save_file
+
+    from helpers.model import to_gpt2_state_dict
+
+    torch.manual_seed(3)
+    source = GPT(TINY).eval()
+    tensors = to_gpt2_state_dict(source)
+    assert tensors["h.0.attn.c_attn.weight"].shape == (12, 36)  # (d_model, 3·d_model), in × out
+    save_file(tensors, str(tmp_path / "m.safetensors"))
+    torch.manual_seed(4)
+    copy = load_gpt2_weights(GPT(TINY), tmp_path / "m.safetensors").eval()
+    ids = torch.randint(0, 50, (1, 6))
+    assert torch.equal(copy(ids), source(ids))
+
+
+def test_split_c_attn_gives_linear_weights_and_refuses_other_shapes():
+    from helpers.model import split_c_attn
+
+    weight = torch.arange(2 * 6, dtype=torch.float32).reshape(2, 6)
+    w_query, w_key, w_value = split_c_attn(weight)
+    assert torch.equal(w_query, weight[:, :2].T) and torch.equal(w_value, weight[:, 4:].T)
+    with pytest.raises(ValueError, match=r"\(d_model, 3·d_model\), got shape \(2, 5\)"):
+        split_c_attn(torch.zeros(2, 5))

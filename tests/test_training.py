@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import math
-import tempfile
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from helpers.model import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from helpers.training import (

@@ -23,7 +23,8 @@ import torch
 
 from helpers.corpus import load_pairs
 from helpers.model import GPT, GPTConfig
-from helpers.training import TranslationDataset, WordVocabulary, make_loader, train
+from helpers.training import make_loader, train
+from helpers.translation import TranslationDataset, WordVocabulary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script: tools/ is not a package on the path
 from execute import REPO_ROOT, execute  # noqa: E402  (tools/execute.py)

@@ -50,7 +50,7 @@ GPT2_SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{
 
 
 def gpt2_bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's table byte -> printable character, used to write bytes in ``encoder.json``.
+    """GPT-2's table byte -> printable character, used to write bytes in ``encoder.json`` (notebook 06).
 
     The 188 bytes in three ranges of printable characters, ``!`` … ``~``, ``¡`` … ``¬``
     and ``®`` … ``ÿ``, stand for themselves; the 68 others (space, control
@@ -82,7 +82,7 @@ def _gpt2_files() -> tuple[dict[str, int], list[tuple[str, str]]]:
 
 
 def gpt2_mergeable_ranks() -> dict[bytes, int]:
-    """GPT-2's tokens as bytes -> id, as tiktoken wants them (specials excluded)."""
+    """GPT-2's tokens as bytes -> id, as tiktoken wants them (specials excluded) (notebook 06)."""
     encoder, merges = _gpt2_files()
     char_to_byte = {char: b for b, char in gpt2_bytes_to_unicode().items()}
     ranks = {
@@ -102,7 +102,7 @@ def gpt2_mergeable_ranks() -> dict[bytes, int]:
 
 @functools.cache
 def gpt2_encoding() -> tiktoken.Encoding:
-    """tiktoken's ``gpt2`` encoding, built from ``data/gpt2/`` (no download)."""
+    """tiktoken's ``gpt2`` encoding, built from ``data/gpt2/`` (no download) (notebook 06)."""
     return tiktoken.Encoding(
         name="gpt2_local",
         pat_str=GPT2_SPLIT_PATTERN,
@@ -118,12 +118,12 @@ def gpt2_encoding() -> tiktoken.Encoding:
 
 
 def count_pairs(ids: Sequence[int]) -> Counter[tuple[int, int]]:
-    """How often each pair of neighbours occurs: ``[1, 2, 1, 2]`` -> ``{(1, 2): 2, (2, 1): 1}``."""
+    """How often each pair of neighbours occurs: ``[1, 2, 1, 2]`` -> ``{(1, 2): 2, (2, 1): 1}`` (notebook 06)."""
     return Counter(zip(ids, ids[1:]))
 
 
 def merge_pair(ids: Sequence[int], pair: tuple[int, int], new_id: int) -> list[int]:
-    """Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new_id``.
+    """Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new_id`` (notebook 06).
 
     Occurrences do not overlap: with ``pair = (a, a)``, ``[a, a, a]`` becomes
     ``[new_id, a]``. ``ids`` itself is not changed.
@@ -162,7 +162,7 @@ def apply_merges(ids: Sequence[int], merges: Mapping[tuple[int, int], int]) -> l
 
 
 class BPETokenizer:
-    """A byte-level BPE tokenizer: bytes -> ids, then merges in the order they were learned.
+    """A byte-level BPE tokenizer: bytes -> ids, then merges in the order they were learned (notebook 06).
 
     - ``byte_ids[b]`` is the id of the single byte ``b`` (0..255). A trained
       tokenizer uses ``byte_ids[b] == b``; GPT-2 numbers its bytes differently.
@@ -310,7 +310,7 @@ class BPETokenizer:
 
 def chunk_counts(text: str, pattern: str = GPT2_SPLIT_PATTERN,
                  special_tokens: Iterable[str] = ()) -> Counter[str]:
-    """How often each chunk (word, number, ...) occurs; special tokens are left out."""
+    """How often each chunk (word, number, ...) occurs; special tokens are left out (notebook 06)."""
     specials = sorted(special_tokens, key=len, reverse=True)
     pieces = regex.split("|".join(regex.escape(s) for s in specials), text) if specials else [text]
     counts: Counter[str] = Counter()
@@ -320,7 +320,7 @@ def chunk_counts(text: str, pattern: str = GPT2_SPLIT_PATTERN,
 
 
 def check_vocab_size(vocab_size: int, special_tokens: Sequence[str]) -> int:
-    """The number of merges ``vocab_size`` leaves room for; a clear error if it is too small."""
+    """The number of merges ``vocab_size`` leaves room for; a clear error if it is too small (notebook 06)."""
     if len(set(special_tokens)) != len(special_tokens) or "" in special_tokens:
         raise ValueError(f"special tokens must be distinct and non-empty, got {list(special_tokens)}")
     smallest = 256 + len(special_tokens)
@@ -330,13 +330,8 @@ def check_vocab_size(vocab_size: int, special_tokens: Sequence[str]) -> int:
     return vocab_size - smallest
 
 
-def train_bpe(
-    text: str,
-    vocab_size: int,
-    special_tokens: Sequence[str] = (ENDOFTEXT,),
-    pattern: str = GPT2_SPLIT_PATTERN,
-    progress: bool = False,
-) -> BPETokenizer:
+def train_bpe(text: str, vocab_size: int, special_tokens: Sequence[str] = (ENDOFTEXT,),
+              pattern: str = GPT2_SPLIT_PATTERN, progress: bool = False) -> BPETokenizer:
     """Learn ``vocab_size - 256 - len(special_tokens)`` merges from ``text``: the textbook loop (notebook 06).
 
     Cut the text into chunks (:func:`chunk_counts`), start from each chunk's bytes,
@@ -371,13 +366,8 @@ def _too_few_merges(done: int, special_tokens: Sequence[str]) -> ValueError:
                       f"ask for vocab_size <= {256 + done + len(special_tokens)}")
 
 
-def train_bpe_fast(
-    text: str,
-    vocab_size: int,
-    special_tokens: Sequence[str] = (ENDOFTEXT,),
-    pattern: str = GPT2_SPLIT_PATTERN,
-    progress: bool = False,
-) -> BPETokenizer:
+def train_bpe_fast(text: str, vocab_size: int, special_tokens: Sequence[str] = (ENDOFTEXT,),
+                   pattern: str = GPT2_SPLIT_PATTERN, progress: bool = False) -> BPETokenizer:
     """The merges of :func:`train_bpe`, learned incrementally (notebook 06).
 
     The pair counts are kept between steps: after each merge only the chunks that
@@ -436,7 +426,7 @@ def train_bpe_fast(
 
 @functools.cache
 def gpt2_tokenizer() -> BPETokenizer:
-    """The from-scratch :class:`BPETokenizer` with GPT-2's vocabulary and merges (from ``data/gpt2/``)."""
+    """The from-scratch :class:`BPETokenizer` with GPT-2's vocabulary and merges (from ``data/gpt2/``) (notebook 06)."""
     encoder, merge_lines = _gpt2_files()
     table = gpt2_bytes_to_unicode()
     byte_ids = [encoder[table[b]] for b in range(256)]
@@ -453,7 +443,7 @@ TOKEN_COLOURS = ("102,194,165", "252,141,98", "141,160,203", "231,138,195", "166
 
 
 def token_label(piece: bytes) -> str:
-    """A token's text for display: its characters, or its bytes in hex (``<f0 9f>``) when
+    """A token's text for display: its characters, or its bytes in hex (``<f0 9f>``) when (notebook 06)
     it is only part of a character; a newline shows as ``↵``."""
     try:
         text = piece.decode("utf-8")
@@ -463,7 +453,7 @@ def token_label(piece: bytes) -> str:
 
 
 def tokens_html(pieces: Sequence[bytes], title: str = "") -> str:
-    """HTML that shows each token on its own coloured background (for ``IPython.display.HTML``)."""
+    """HTML that shows each token on its own coloured background (for ``IPython.display.HTML``) (notebook 06)."""
     spans = []
     for i, piece in enumerate(pieces):
         colour = TOKEN_COLOURS[i % len(TOKEN_COLOURS)]

@@ -58,9 +58,11 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from helpers.paths import DATA_DIR
 
@@ -81,7 +83,7 @@ N_TEST: int = 1_000
 
 @dataclass(frozen=True)
 class Noun:
-    """A noun in both languages, with its plural forms and its French gender."""
+    """A noun in both languages, with its plural forms and its French gender (notebook 10)."""
 
     fr: str
     fr_plural: str
@@ -93,7 +95,7 @@ class Noun:
 
 @dataclass(frozen=True)
 class Adjective:
-    """An adjective: its four French forms, its English word, and where it goes."""
+    """An adjective: its four French forms, its English word, and where it goes (notebook 10)."""
 
     fr_m: str  # masculine singular: noir
     fr_f: str  # feminine singular: noire
@@ -107,7 +109,7 @@ class Adjective:
 
 @dataclass(frozen=True)
 class Verb:
-    """A verb in the present tense, third person, singular and plural."""
+    """A verb in the present tense, third person, singular and plural (notebook 10)."""
 
     fr: str  # dort
     fr_plural: str  # dorment
@@ -118,7 +120,7 @@ class Verb:
 
 @dataclass(frozen=True)
 class Preposition:
-    """A preposition of one or more words; French ones ending in ``de`` contract."""
+    """A preposition of one or more words; French ones ending in ``de`` contract (notebook 10)."""
 
     fr: str  # "à côté de": the words, separated by spaces
     en: str  # "next to"
@@ -241,41 +243,37 @@ _FRENCH_VOWEL_STARTS = tuple("aeiouyàâéèêëîïôûh")  # every h in this l
 _ENGLISH_VOWEL_STARTS = tuple("aeiou")
 
 
+def _find(entries: tuple, french: str, key: Callable[[Any], str], kind: str) -> Any:
+    """The entry of ``entries`` whose French form ``key(entry)`` is ``french``, or a clear ``KeyError``."""
+    for entry in entries:
+        if key(entry) == french:
+            return entry
+    raise KeyError(f"no {kind} {french!r} in the lexicon; {kind}s are: {', '.join(key(e) for e in entries)}")
+
+
 def find_noun(french: str) -> Noun:
-    """The noun whose French singular is ``french``: ``find_noun("cheval")``."""
-    for noun in NOUNS:
-        if noun.fr == french:
-            return noun
-    raise KeyError(f"no noun {french!r} in the lexicon; nouns are: {', '.join(n.fr for n in NOUNS)}")
+    """The noun whose French singular is ``french``: ``find_noun("cheval")`` (notebook 10)."""
+    return _find(NOUNS, french, lambda noun: noun.fr, "noun")
 
 
 def find_adjective(french: str) -> Adjective:
-    """The adjective whose French masculine singular is ``french``: ``find_adjective("noir")``."""
-    for adjective in ADJECTIVES:
-        if adjective.fr_m == french:
-            return adjective
-    raise KeyError(f"no adjective {french!r} in the lexicon; adjectives are: {', '.join(a.fr_m for a in ADJECTIVES)}")
+    """The adjective whose French masculine singular is ``french``: ``find_adjective("noir")`` (notebook 10)."""
+    return _find(ADJECTIVES, french, lambda adjective: adjective.fr_m, "adjective")
 
 
 def find_preposition(french: str) -> Preposition:
-    """The preposition spelled ``french``: ``find_preposition("à côté de")``."""
-    for preposition in PREPOSITIONS:
-        if preposition.fr == french:
-            return preposition
-    raise KeyError(f"no preposition {french!r}; prepositions are: {', '.join(p.fr for p in PREPOSITIONS)}")
+    """The preposition spelled ``french``: ``find_preposition("à côté de")`` (notebook 10)."""
+    return _find(PREPOSITIONS, french, lambda preposition: preposition.fr, "preposition")
 
 
 def find_verb(french: str) -> Verb:
-    """The verb whose singular form is ``french``: ``find_verb("dort")``."""
-    for verb in VERBS:
-        if verb.fr == french:
-            return verb
-    raise KeyError(f"no verb {french!r}; verbs are: {', '.join(v.fr for v in VERBS)}")
+    """The verb whose singular form is ``french``: ``find_verb("dort")`` (notebook 10)."""
+    return _find(VERBS, french, lambda verb: verb.fr, "verb")
 
 
 @cache
 def adjectives_for(noun: Noun) -> tuple[Adjective, ...]:
-    """The adjectives that may describe ``noun`` (young people, not young tables)."""
+    """The adjectives that may describe ``noun`` (young people, not young tables) (notebook 10)."""
     kinds = ADJECTIVE_KINDS_FOR[noun.kind]
     allowed = tuple(adj for adj in ADJECTIVES if adj.kind in kinds)
     if noun.kind == "thing":
@@ -285,7 +283,7 @@ def adjectives_for(noun: Noun) -> tuple[Adjective, ...]:
 
 @cache
 def objects_of(preposition: Preposition) -> tuple[Noun, ...]:
-    """The nouns that may follow ``preposition`` (``dans la boîte``, not ``dans le tapis``)."""
+    """The nouns that may follow ``preposition`` (``dans la boîte``, not ``dans le tapis``) (notebook 10)."""
     if not preposition.objects:
         return NOUNS
     return tuple(find_noun(french) for french in preposition.objects)
@@ -298,7 +296,7 @@ def objects_of(preposition: Preposition) -> tuple[Noun, ...]:
 
 @dataclass(frozen=True)
 class NounPhrase:
-    """A determiner, a noun, and at most one adjective before and one after it."""
+    """A determiner, a noun, and at most one adjective before and one after it (notebook 10)."""
 
     noun: Noun
     plural: bool
@@ -312,14 +310,14 @@ class NounPhrase:
 
 
 def agree(adjective: Adjective, gender: str, plural: bool) -> str:
-    """The French form of ``adjective`` agreeing with a noun: (noir, f, plural) -> noires."""
+    """The French form of ``adjective`` agreeing with a noun: (noir, f, plural) -> noires (notebook 10)."""
     if gender == "m":
         return adjective.fr_m_plural if plural else adjective.fr_m
     return adjective.fr_f_plural if plural else adjective.fr_f
 
 
 def french_noun_phrase(phrase: NounPhrase) -> list[str]:
-    """The French words of ``phrase``, before elision: ``['le', 'vieil', 'homme']``."""
+    """The French words of ``phrase``, before elision: ``['le', 'vieil', 'homme']`` (notebook 10)."""
     noun = phrase.noun
     words = [_FRENCH_DETERMINERS[(phrase.determiner, noun.gender, phrase.plural)]]
     if phrase.before is not None:
@@ -336,7 +334,7 @@ def french_noun_phrase(phrase: NounPhrase) -> list[str]:
 
 
 def english_noun_phrase(phrase: NounPhrase) -> list[str]:
-    """The English words of ``phrase``: adjectives always before the noun."""
+    """The English words of ``phrase``: adjectives always before the noun (notebook 10)."""
     words = [_ENGLISH_DETERMINERS[(phrase.determiner, phrase.plural)]]
     words += [adj.en for adj in phrase.adjectives()]  # size/age/beauty, then colour
     words.append(phrase.noun.en_plural if phrase.plural else phrase.noun.en)
@@ -344,7 +342,7 @@ def english_noun_phrase(phrase: NounPhrase) -> list[str]:
 
 
 def french_spelling(words: list[str]) -> list[str]:
-    """Apply French elision, then contraction, to a list of words.
+    """Apply French elision, then contraction, to a list of words (notebook 10).
 
     Elision: before a vowel, ``le``/``la`` become ``l'``, ``de`` becomes ``d'``
     and ``ce`` becomes ``cet`` (``le homme`` -> ``l' homme``, ``près de un oiseau``
@@ -373,7 +371,7 @@ def french_spelling(words: list[str]) -> list[str]:
 
 
 def english_spelling(words: list[str]) -> list[str]:
-    """Turn ``a`` into ``an`` before a vowel: ``a old man`` -> ``an old man``."""
+    """Turn ``a`` into ``an`` before a vowel: ``a old man`` -> ``an old man`` (notebook 10)."""
     spelled: list[str] = []
     for i, word in enumerate(words):
         next_word = words[i + 1] if i + 1 < len(words) else ""
@@ -390,7 +388,7 @@ def english_spelling(words: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence: what it is made of, and its text in both languages."""
+    """One sentence: what it is made of, and its text in both languages (notebook 10)."""
 
     french: str
     english: str
@@ -421,7 +419,7 @@ def build_sentence(
     preposition: Preposition | None = None,
     predicate: Adjective | None = None,
 ) -> Sentence:
-    """Assemble a sentence, apply the spelling rules, and record its combinations.
+    """Assemble a sentence, apply the spelling rules, and record its combinations (notebook 10).
 
     ``subject verb [preposition] [predicate] [obj]``, for example
     ``build_sentence(NounPhrase(find_noun("chat"), False, "the"), BE,
@@ -507,7 +505,7 @@ def _random_sentence(rng: random.Random) -> Sentence:
 
 
 def generate_sentences(n: int, seed: int) -> list[Sentence]:
-    """``n`` random sentences (repeats possible); the same seed gives the same list."""
+    """``n`` random sentences (repeats possible); the same seed gives the same list (notebook 10)."""
     if n < 0:
         raise ValueError(f"n must be 0 or more, got {n}")
     rng = random.Random(seed)
@@ -515,7 +513,7 @@ def generate_sentences(n: int, seed: int) -> list[Sentence]:
 
 
 def generate_pairs(n: int, seed: int) -> list[tuple[str, str]]:
-    """``n`` random (french, english) pairs; the same seed gives the same pairs."""
+    """``n`` random (french, english) pairs; the same seed gives the same pairs (notebook 10)."""
     return [(s.french, s.english) for s in generate_sentences(n, seed)]
 
 
@@ -525,17 +523,17 @@ def generate_pairs(n: int, seed: int) -> list[tuple[str, str]]:
 
 
 def all_noun_adjective_combinations() -> list[tuple[str, str]]:
-    """Every (noun, adjective) pair the grammar can make, as French lemmas."""
+    """Every (noun, adjective) pair the grammar can make, as French lemmas (notebook 10)."""
     return [(noun.fr, adj.fr_m) for noun in NOUNS for adj in adjectives_for(noun)]
 
 
 def all_preposition_noun_combinations() -> list[tuple[str, str]]:
-    """Every (preposition, noun) pair the grammar can make, in French."""
+    """Every (preposition, noun) pair the grammar can make, in French (notebook 10)."""
     return [(prep.fr, noun.fr) for prep in PREPOSITIONS for noun in objects_of(prep)]
 
 
 def held_out_combinations(seed: int = CORPUS_SEED) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-    """The combinations that never occur in training: 10% of each kind, chosen by ``seed``.
+    """The combinations that never occur in training: 10% of each kind, chosen by ``seed`` (notebook 10).
 
     Returns ``(noun_adjectives, preposition_nouns)``, for example
     ``{("cheval", "noir"), ...}`` and ``{("sous", "lit"), ...}``.
@@ -554,7 +552,7 @@ def make_sentence_splits(
     n_validation: int = N_VALIDATION,
     n_test: int = N_TEST,
 ) -> dict[str, list[Sentence]]:
-    """Build the train, validation and test splits; no French sentence is in two splits.
+    """Build the train, validation and test splits; no French sentence is in two splits (notebook 10).
 
     - test: sentences with at least one held-out combination (see
       ``held_out_combinations``), so a model must generalise to combinations of
@@ -592,13 +590,13 @@ def make_splits(
     n_validation: int = N_VALIDATION,
     n_test: int = N_TEST,
 ) -> dict[str, list[tuple[str, str]]]:
-    """The (french, english) pairs of each split, as written to ``data/fr_en_pairs.tsv``."""
+    """The (french, english) pairs of each split, as written to ``data/fr_en_pairs.tsv`` (notebook 10)."""
     splits = make_sentence_splits(seed, n_train, n_validation, n_test)
     return {split: [(s.french, s.english) for s in sentences] for split, sentences in splits.items()}
 
 
 def write_pairs_tsv(path: Path, splits: dict[str, list[tuple[str, str]]]) -> None:
-    """Write ``splits`` to ``path`` as ``split<TAB>french<TAB>english`` lines, with a header."""
+    """Write ``splits`` to ``path`` as ``split<TAB>french<TAB>english`` lines, with a header (notebook 10)."""
     with open(path, "w", encoding="utf-8", newline="") as file:
         file.write("split\tfrench\tenglish\n")
         for split in SPLITS:
@@ -607,7 +605,7 @@ def write_pairs_tsv(path: Path, splits: dict[str, list[tuple[str, str]]]) -> Non
 
 
 def load_pairs(split: str, path: Path = PAIRS_PATH) -> list[tuple[str, str]]:
-    """The (french, english) pairs of one split of the corpus: "train", "validation" or "test"."""
+    """The (french, english) pairs of one split of the corpus: "train", "validation" or "test" (notebook 10)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}: choose one of {', '.join(repr(s) for s in SPLITS)}")
     if not path.exists():
@@ -654,7 +652,7 @@ _FUNCTION_WORDS: dict[str, str] = {
 
 
 def word_by_word_dictionary() -> dict[str, str]:
-    """Every French word form of the corpus mapped to one English word.
+    """Every French word form of the corpus mapped to one English word (notebook 10).
 
     Nouns and verbs keep their number (``chevaux`` -> ``horses``, ``dorment`` ->
     ``sleep``); adjectives map every form to the English adjective; a word of a

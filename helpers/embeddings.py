@@ -40,7 +40,7 @@ from helpers.translate import UnknownWordError
 
 
 def sliding_window(tokens: Sequence[str], context_size: int = 2) -> list[tuple[tuple[str, ...], str]]:
-    """The (inputs, output) rows of a window sliding over ``tokens``.
+    """The (inputs, output) rows of a window sliding over ``tokens`` (notebook 07).
 
     Each row holds ``context_size`` consecutive tokens and the token that follows
     them: ``sliding_window(["thou", "shalt", "not", "make"])`` is
@@ -61,7 +61,7 @@ def sliding_window(tokens: Sequence[str], context_size: int = 2) -> list[tuple[t
 
 
 def skipgram_pairs(sentences: Sequence[Sequence[int]], window: int = 2) -> tuple[Tensor, Tensor]:
-    """Every (centre word, context word) pair at most ``window`` positions apart.
+    """Every (centre word, context word) pair at most ``window`` positions apart (notebook 07).
 
     ``sentences`` holds word ids; pairs never cross from one sentence to the next.
     Returns two LongTensors of the same length: the centres and their contexts.
@@ -79,7 +79,7 @@ def skipgram_pairs(sentences: Sequence[Sequence[int]], window: int = 2) -> tuple
 
 
 class Word2Vec(nn.Module):
-    """Skip-gram with negative sampling: two tables of vectors, one score per pair.
+    """Skip-gram with negative sampling: two tables of vectors, one score per pair (notebook 07).
 
     ``word_vectors`` are the embeddings we keep; ``context_vectors`` are used only
     for training. The score of a (centre, context) pair is the dot product of the
@@ -126,7 +126,7 @@ class Word2Vec(nn.Module):
 
 
 def negative_sampling_weights(counts: Sequence[int], power: float = 0.75) -> Tensor:
-    """word2vec's distribution for negatives: counts to the power 3/4, normalised.
+    """word2vec's distribution for negatives: counts to the power 3/4, normalised (notebook 07).
 
     The power flattens the distribution, so rare words are drawn more often than
     their frequency alone would give.
@@ -145,7 +145,7 @@ def train_word2vec(
     lr: float = 0.03,
     seed: int = 0,
 ) -> tuple[Word2Vec, list[float]]:
-    """Train skip-gram with negative sampling on ``sentences`` (split on spaces).
+    """Train skip-gram with negative sampling on ``sentences`` (split on spaces) (notebook 07).
 
     Returns the model and the loss of every batch. The same seed gives the same
     model: every random draw comes from one seeded generator, and training runs on
@@ -188,7 +188,7 @@ def train_word2vec(
 
 
 def cosine_similarities(query: Tensor, vectors: Tensor) -> Tensor:
-    """Cosine similarity of ``query`` (D,) with every row of ``vectors`` (N, D): (N,)."""
+    """Cosine similarity of ``query`` (D,) with every row of ``vectors`` (N, D): (N,) (notebook 07)."""
     return F.normalize(vectors, dim=-1) @ F.normalize(query, dim=-1)
 
 
@@ -205,12 +205,12 @@ def _closest(model: Word2Vec, query: Tensor, k: int, exclude: Sequence[str]) -> 
 
 
 def nearest_neighbours(model: Word2Vec, word: str, k: int = 5) -> list[tuple[str, float]]:
-    """The ``k`` words most similar to ``word`` (itself left out), with their cosines."""
+    """The ``k`` words most similar to ``word`` (itself left out), with their cosines (notebook 07)."""
     return _closest(model, model.vector(word), k, exclude=[word])
 
 
 def analogy(model: Word2Vec, a: str, b: str, c: str, k: int = 3) -> list[tuple[str, float]]:
-    """The ``k`` words closest to ``a - b + c`` (``roi - homme + femme``), with cosines.
+    """The ``k`` words closest to ``a - b + c`` (``roi - homme + femme``), with cosines (notebook 07).
 
     As in word2vec, the three words of the question are left out of the answers.
     """
@@ -219,7 +219,7 @@ def analogy(model: Word2Vec, a: str, b: str, c: str, k: int = 3) -> list[tuple[s
 
 
 def pca_2d(vectors: Tensor) -> Tensor:
-    """Project the rows of ``vectors`` (N, D) onto their two main directions: (N, 2).
+    """Project the rows of ``vectors`` (N, D) onto their two main directions: (N, 2) (notebook 07).
 
     The directions are the top right-singular vectors of the centred data. Each
     direction's sign is chosen so that its largest coordinate is positive, which
@@ -241,7 +241,7 @@ def pca_2d(vectors: Tensor) -> Tensor:
 
 
 def sinusoidal_encoding(n_positions: int, d_model: int, base: float = 10_000.0) -> Tensor:
-    """The fixed position encoding of Vaswani et al. (2017), shape (n_positions, d_model).
+    """The fixed position encoding of Vaswani et al. (2017), shape (n_positions, d_model) (notebook 07).
 
     PE[pos, 2i] = sin(pos / base^(2i / d_model)) and
     PE[pos, 2i + 1] = cos(pos / base^(2i / d_model)): each pair of columns turns

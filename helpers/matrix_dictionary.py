@@ -28,12 +28,12 @@ from helpers.translate import UnknownWordError, tokenize
 
 
 def build_vocabulary(words: Iterable[str]) -> list[str]:
-    """The sorted list of the distinct words in ``words``."""
+    """The sorted list of the distinct words in ``words`` (notebook 03)."""
     return sorted(set(words))
 
 
 def word_index(word: str, vocabulary: Sequence[str]) -> int:
-    """The position of ``word`` in ``vocabulary`` (raises :class:`~helpers.translate.UnknownWordError`)."""
+    """The position of ``word`` in ``vocabulary`` (raises :class:`~helpers.translate.UnknownWordError`) (notebook 03)."""
     if len(set(vocabulary)) != len(vocabulary):
         raise ValueError("the vocabulary lists a word twice; build it with build_vocabulary(words)")
     if word not in vocabulary:
@@ -42,14 +42,14 @@ def word_index(word: str, vocabulary: Sequence[str]) -> int:
 
 
 def one_hot(word: str, vocabulary: Sequence[str]) -> Tensor:
-    """The one-hot vector of ``word``: float32, shape (len(vocabulary),)."""
+    """The one-hot vector of ``word``: float32, shape (len(vocabulary),) (notebook 03)."""
     vector = torch.zeros(len(vocabulary))
     vector[word_index(word, vocabulary)] = 1.0
     return vector
 
 
 def one_hot_matrix(words: Sequence[str], vocabulary: Sequence[str]) -> Tensor:
-    """The one-hot vectors of ``words`` as rows: float32, shape (len(words), len(vocabulary))."""
+    """The one-hot vectors of ``words`` as rows: float32, shape (len(words), len(vocabulary)) (notebook 03)."""
     matrix = torch.zeros(len(words), len(vocabulary))
     for row, word in enumerate(words):
         matrix[row, word_index(word, vocabulary)] = 1.0
@@ -57,7 +57,7 @@ def one_hot_matrix(words: Sequence[str], vocabulary: Sequence[str]) -> Tensor:
 
 
 def decode(vectors: Tensor, vocabulary: Sequence[str]) -> str | list[str]:
-    """The vocabulary word nearest to each vector, by cosine similarity.
+    """The vocabulary word nearest to each vector, by cosine similarity (notebook 03).
 
     A vector (len(vocabulary),) gives one word; a matrix (n, len(vocabulary))
     gives a list of n words, one per row. Word ``i`` is the one-hot vector
@@ -82,7 +82,7 @@ def decode(vectors: Tensor, vocabulary: Sequence[str]) -> str | list[str]:
 
 @dataclass
 class MatrixDictionary:
-    """A dictionary as a keys matrix ``K`` and a values matrix ``V`` (one row per entry)."""
+    """A dictionary as a keys matrix ``K`` and a values matrix ``V`` (one row per entry) (notebook 03)."""
 
     vocab_in: list[str]
     vocab_out: list[str]

@@ -33,7 +33,7 @@ UNKNOWN_POLICIES: tuple[str, ...] = ("error", "keep", "mark", "closest")
 
 
 class UnknownWordError(KeyError):
-    """A word is not in a dictionary or a vocabulary (a ``KeyError``, as ``dict[...]`` raises).
+    """A word is not in a dictionary or a vocabulary (a ``KeyError``, as ``dict[...]`` raises) (notebook 01).
 
     The message names the word, shows the first known words, and says what to do.
     Later chapters raise it too, for one-hot vectors, embeddings and token ids.
@@ -51,7 +51,7 @@ class UnknownWordError(KeyError):
 
 
 def load_dictionary(path: Path = DICTIONARY_PATH) -> dict[str, str]:
-    """Read a two-column ``french<TAB>english`` file (with a header) into a dict."""
+    """Read a two-column ``french<TAB>english`` file (with a header) into a dict (notebook 01)."""
     with open(path, encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file, delimiter="\t"))
     if not rows or set(rows[0]) != {"french", "english"}:
@@ -65,7 +65,7 @@ def load_dictionary(path: Path = DICTIONARY_PATH) -> dict[str, str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case ``text`` and split it on runs of white space."""
+    """Lower-case ``text`` and split it on runs of white space (notebook 01)."""
     if not isinstance(text, str):
         raise TypeError(f"tokenize expects a str, got {type(text).__name__}: {text!r}")
     return text.lower().split()
@@ -95,7 +95,7 @@ def translate_token(token: str, dictionary: Mapping[str, str], unknown: UnknownP
 
 
 def translate(text: str, dictionary: Mapping[str, str], unknown: UnknownPolicy = "error") -> str:
-    """Translate ``text`` word by word with ``dictionary``.
+    """Translate ``text`` word by word with ``dictionary`` (notebook 01).
 
     Raises ``ValueError`` for a text with no words, ``TypeError`` for a text
     that is not a string, and :class:`UnknownWordError` for a word missing from
@@ -115,7 +115,7 @@ def translate(text: str, dictionary: Mapping[str, str], unknown: UnknownPolicy =
 
 
 def edit_distance(a: str, b: str) -> int:
-    """The Levenshtein distance between ``a`` and ``b``, by dynamic programming.
+    """The Levenshtein distance between ``a`` and ``b``, by dynamic programming (notebook 02).
 
     The fewest single-character insertions, deletions and substitutions
     (each costs 1) that turn ``a`` into ``b``. ``row[j]`` holds the distance
@@ -139,7 +139,7 @@ def edit_distance(a: str, b: str) -> int:
 
 
 def find_closest_key(query: str, keys: Iterable[str]) -> str:
-    """The key with the smallest Levenshtein distance to ``query``.
+    """The key with the smallest Levenshtein distance to ``query`` (notebook 02).
 
     Tie rule: among keys at the same smallest distance, the one that comes
     first in alphabetical (``sorted``) order wins, so the answer does not

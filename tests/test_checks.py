@@ -49,6 +49,14 @@ def test_a_stub_of_another_exercise_is_named_as_the_blocker():
         run_cases(SQUARE, square, CASES)
 
 
+def test_ipython_shows_the_message_alone_not_a_traceback_through_the_checker():
+    with pytest.raises(WrongAnswer) as info:
+        run_cases(SQUARE, lambda x: x, CASES)
+    lines = info.value._render_traceback_()
+    assert lines == str(info.value).splitlines() and len(lines) == 4
+    assert lines[0] == "Exercise 9.1 (Square a number): not quite."
+
+
 def test_an_exception_in_the_answer_is_reported_as_what_came_back():
     with pytest.raises(WrongAnswer, match="got:      ZeroDivisionError"):
         run_cases(SQUARE, lambda x: x / 0, CASES)

@@ -76,6 +76,7 @@ def test_unsolved_student_notebook_fails_only_in_its_check_cells(path: Path):
     assert len(failing) == exercises
     for i, (error,) in failing.items():
         assert error["ename"] == "ExerciseNotSolved" and NOT_SOLVED in error["evalue"], (i, error["evalue"])
+        assert error["traceback"] == error["evalue"].split("\n"), "the learner sees the message, no traceback"
 
 
 def solved_copy(student: Path, solution: Path, folder: Path) -> Path:

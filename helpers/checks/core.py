@@ -30,6 +30,15 @@ import numpy as np
 class ExerciseError(AssertionError):
     """Base class of the errors a check cell raises."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of a traceback: the message alone.
+
+        A traceback through the checker would only hide the message (and show the
+        cases' expected answers); the error's name and message still reach nbval and
+        the grader.
+        """
+        return str(self).split("\n")
+
 
 class ExerciseNotSolved(ExerciseError):
     """The exercise still holds its ``NotImplementedError`` stub."""

@@ -17,7 +17,7 @@ NBVAL := -p tests.nbval_settings --nbval --nbval-current-env --nbval-sanitize-wi
 # make OpenMP's threads spin in each other's way, and a notebook then runs many times slower.
 workers = $(shell $(PY) -c "import os; print(max(1, os.cpu_count() // $(1)))")
 
-.PHONY: lab test test-portable release execute data bench clean
+.PHONY: lab test test-portable grade release execute data bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ test: $(STAMP)
 test-portable: $(STAMP)
 	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 TQDM_DISABLE=1 \
 		$(PY) -m pytest -n $(call workers,2) --dist loadfile $(NBVAL) tests/test_notebooks.py solutions
+
+# Grade a class: SUBMISSIONS holds one folder of notebooks per student (see README.md);
+# writes $(GRADES).csv and $(GRADES).json.
+GRADES ?= grades
+JOBS   ?= $(shell $(PY) -c "import os; print(os.cpu_count())")
+grade: $(STAMP)
+	$(if $(SUBMISSIONS),,$(error name the class folder: make grade SUBMISSIONS=path/to/class))
+	$(PY) tools/grade.py $(SUBMISSIONS) --csv $(GRADES).csv --json $(GRADES).json --jobs $(JOBS)
 
 # Regenerate the student notebooks from the solutions.
 release: $(STAMP)

@@ -8,17 +8,12 @@ from pathlib import Path
 import nbformat
 
 from tools.execute import run
+from tools.release import check_calls
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((REPO_ROOT / "solutions").glob("*.ipynb"))
 STUDENT = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
-CHECK_CALL = re.compile(r"^\s*(check_\w+)\(", re.MULTILINE)
 EXERCISE_HEADING = re.compile(r"^#+\s*Exercise\s+(\d+)\.(\d+)\s*:\s*(.+?)\s*$", re.MULTILINE)
-
-
-def check_calls(cell: dict) -> list[str]:
-    """Names of the ``check_*`` functions a code cell calls."""
-    return CHECK_CALL.findall(cell["source"]) if cell["cell_type"] == "code" else []
 
 
 def run_notebook(path: Path) -> nbformat.NotebookNode:

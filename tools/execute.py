@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import nbformat
-from jupyter_client import KernelManager
+from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
 
@@ -25,15 +25,25 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 KERNELSPEC = {"display_name": "Python 3 (LLMs from Dummies)", "language": "python", "name": "python3"}
 
 
+def course_kernel_manager() -> AsyncKernelManager:
+    """A manager for a kernel of this very Python environment.
+
+    Its connection is encrypted (CurveZMQ, which ipykernel supports), so the kernel has
+    no "running over TCP without encryption" warning to print.
+    """
+    return AsyncKernelManager(
+        kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager(), transport_encryption="auto",
+    )
+
+
 def run(notebook: nbformat.NotebookNode, folder: Path, allow_errors: bool = False, timeout: int = 600) -> None:
     """Execute ``notebook`` in place, in a kernel of this very Python environment.
 
     The kernel starts in ``folder`` (the notebook's own folder), as in JupyterLab, and is
     shut down at the end.
     """
-    manager = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
     client = NotebookClient(
-        notebook, km=manager, timeout=timeout, allow_errors=allow_errors,
+        notebook, km=course_kernel_manager(), timeout=timeout, allow_errors=allow_errors,
         resources={"metadata": {"path": str(folder)}},
     )
     client.execute(cleanup_kc=True)  # the client did not create the kernel manager, so say so

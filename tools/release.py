@@ -31,11 +31,17 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)\s*:\s*(.+?)\s*$", re.MULTILINE)
+CHECK_CALL = re.compile(r"^\s*(check_\w+)\(", re.MULTILINE)
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 
 
 class ReleaseError(ValueError):
     """A solution notebook cannot be turned into a student notebook."""
+
+
+def check_calls(cell: dict) -> list[str]:
+    """Names of the ``check_*`` functions a code cell calls (an exercise's check cell calls one)."""
+    return CHECK_CALL.findall(cell["source"]) if cell["cell_type"] == "code" else []
 
 
 def stub_line(indent: str, number: str, title: str) -> str:

@@ -17,7 +17,7 @@ NBVAL := -p tests.nbval_settings --nbval --nbval-current-env --nbval-sanitize-wi
 # make OpenMP's threads spin in each other's way, and a notebook then runs many times slower.
 workers = $(shell $(PY) -c "import os; print(max(1, os.cpu_count() // $(1)))")
 
-.PHONY: lab test test-portable grade release execute data bench clean
+.PHONY: lab test test-portable test-grading test-browser grade release execute data bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (LLMs from Dummies)" >/dev/null
 	touch $(STAMP)
 
+# An optional extra of pyproject.toml (grading: nbgrader; browser: Selenium), installed on first use.
+$(VENV)/.installed-%: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[$*]"
+	touch $@
+
+# The course's JupyterLab settings: line wrap in code cells, no news pop-up, the kernel started on opening.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_SETTINGS): jupyter/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp $< $@
+
+# JupyterLab opens in notebooks/, and solutions/ is one folder up (jupyter/jupyter_server_config.py).
 # (--allow-root only when run as root, e.g. in a container: JupyterLab refuses root otherwise.)
-lab: $(STAMP)
-	$(PY) -m jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: $(STAMP) $(LAB_SETTINGS)
+	$(PY) -m jupyter lab --config=jupyter/jupyter_server_config.py $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Unit tests, notebook tests, and strict nbval on the solutions (saved outputs compared),
 # spread over the cores by file (a notebook's cells stay in order on one worker).
@@ -48,6 +60,14 @@ JOBS   ?= $(shell $(PY) -c "import os; print(os.cpu_count())")
 grade: $(STAMP)
 	$(if $(SUBMISSIONS),,$(error name the class folder: make grade SUBMISSIONS=path/to/class))
 	$(PY) tools/grade.py $(SUBMISSIONS) --csv $(GRADES).csv --json $(GRADES).json --jobs $(JOBS)
+
+# The nbgrader export, through real nbgrader: generate_assignment on every notebook, autograde on one.
+test-grading: $(VENV)/.installed-grading
+	$(PY) -m pytest tests/grading
+
+# The course in JupyterLab, driven by headless Chromium (Debian: apt-get install chromium chromium-driver).
+test-browser: $(VENV)/.installed-browser $(LAB_SETTINGS)
+	$(PY) -m pytest tests/browser
 
 # Regenerate the student notebooks from the solutions.
 release: $(STAMP)

@@ -1,4 +1,4 @@
-"""pyproject.toml and environment.yml pin the same packages at the same versions."""
+"""pyproject.toml (optional extras included) and environment.yml pin the same packages at the same versions."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([0-9][A-Za-z0-9.+]*)$")
 
 
 def pyproject_pins() -> dict[str, str]:
+    """The pins of the dependencies and of every optional extra."""
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    pins = dict(PIN.match(dep).groups() for dep in project["dependencies"])
-    assert len(pins) == len(project["dependencies"]), "every dependency is pinned with =="
+    dependencies = project["dependencies"] + [dep for extra in project["optional-dependencies"].values() for dep in extra]
+    pins = dict(PIN.match(dep).groups() for dep in dependencies)
+    assert len(pins) == len(dependencies), "every dependency is pinned with =="
     return pins
 
 

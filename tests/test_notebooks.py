@@ -6,6 +6,9 @@ Strict nbval on ``solutions/`` runs in the same pytest session (see the Makefile
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -74,3 +77,12 @@ def test_unsolved_student_notebook_fails_only_in_its_check_cells(path: Path):
     for i, (error,) in failing.items():
         assert error["ename"] == "ExerciseNotSolved" and NOT_SOLVED in error["evalue"], (i, error["evalue"])
         assert error["traceback"] == error["evalue"].split("\n"), "the learner sees the message, no traceback"
+
+
+def test_nbval_still_reports_the_exercise_and_its_message(tmp_path: Path):
+    """The notebook shows a check's message without a traceback; nbval's report must still hold it."""
+    unsolved = shutil.copy(REPO_ROOT / "notebooks" / "01_dictionary_translator.ipynb", tmp_path)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", "--nbval-current-env", unsolved]
+    report = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert report.returncode == 1 and "3 failed" in report.stdout, report.stdout[-2000:]
+    assert "Exercise 1.1 (Split a sentence into tokens) is not solved yet" in report.stdout

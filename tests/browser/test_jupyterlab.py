@@ -91,3 +91,19 @@ def test_opening_a_notebook_does_not_modify_it(lab, browser):
     code_line = visible(browser, ".jp-CodeCell .cm-content")
     assert "cm-lineWrapping" in code_line.get_attribute("class"), "code cells do not wrap long lines"
     assert "without encryption" not in lab.log.read_text(), "a kernel warned that it runs over TCP without encryption"
+
+
+def listed(driver: WebDriver) -> list[str]:
+    """The names the file browser lists."""
+    return driver.execute_script(  # in one go: the listing is redrawn while it loads
+        "return [...document.querySelectorAll('.jp-DirListing-itemText')].map(e => e.textContent)")
+
+
+def test_lab_opens_in_notebooks_with_solutions_one_folder_up(lab, browser):
+    browser.get(lab.address(""))  # the server's own address, as `make lab` opens it
+    WebDriverWait(browser, 60).until(lambda d: "01_dictionary_translator.ipynb" in listed(d), "notebooks/ is not listed")
+    assert "solutions" not in listed(browser)
+    crumbs = visible(browser, ".jp-BreadCrumbs")
+    assert "notebooks" in crumbs.text
+    crumbs.find_element(By.CSS_SELECTOR, ".jp-BreadCrumbs-home").click()
+    WebDriverWait(browser, 10).until(lambda d: "solutions" in listed(d), "solutions/ is not reachable")

@@ -120,6 +120,12 @@ def kernel_dies() -> nbformat.NotebookNode:
     return after_check(solved(), "1.1", "import os\nos._exit(1)")
 
 
+def kernel_stuck() -> nbformat.NotebookNode:
+    """A scratch cell that the grader's interrupt cannot stop."""
+    loop = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+    return after_check(solved(), "1.2", loop)
+
+
 #: student → (their notebook, or None for none; the expected status of 1.1, 1.2 and 1.3)
 CLASS: dict[str, tuple[Callable[[], nbformat.NotebookNode] | None, tuple[str, str, str]]] = {
     "solved": (solved, ("pass", "pass", "pass")),
@@ -133,6 +139,7 @@ CLASS: dict[str, tuple[Callable[[], nbformat.NotebookNode] | None, tuple[str, st
     "endless_loops": (endless_loops, ("pass", "pass", "wrong")),
     "without_ids": (without_ids, ("pass", "not_solved", "pass")),
     "kernel_dies": (kernel_dies, ("pass", "error", "error")),
+    "kernel_stuck": (kernel_stuck, ("pass", "pass", "error")),
     "unreadable": (None, ("error", "error", "error")),
     "not_submitted": (None, ("missing", "missing", "missing")),
     "two_copies": (solved, ("error", "error", "error")),
@@ -203,7 +210,8 @@ def test_messages_say_what_happened(graded: dict):
     assert "not submitted" in message(graded, "not_submitted", "1.1")
     assert "more than one copy" in message(graded, "two_copies", "1.1")
     assert "cannot read" in message(graded, "unreadable", "1.1")
-    assert "kernel died in cell" in message(graded, "kernel_dies", "1.2")
+    assert "kernel died or stopped answering in cell" in message(graded, "kernel_dies", "1.2")
+    assert "kernel died or stopped answering in cell" in message(graded, "kernel_stuck", "1.3")
     assert message(graded, "solved", "1.1").startswith("✅ Exercise 1.1 (Split a sentence into tokens)")
 
 

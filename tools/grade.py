@@ -38,6 +38,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_output
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # `python tools/grade.py` from anywhere finds helpers/ and tools/
@@ -184,12 +185,25 @@ def kernel_environment() -> dict[str, str]:
 
 
 def run_every_cell(notebook: nbformat.NotebookNode, cell_timeout: int) -> int | None:
-    """Run every code cell in place, errors allowed; return the cell where the kernel died, if it did."""
+    """Run every code cell in place, errors allowed.
+
+    Returns the cell where the kernel died or stopped answering (a timed-out cell that the
+    interrupt did not stop), if it did: the cells after it are not run.
+    """
     timeout_error = {"ename": "CellTimeout", "evalue": f"the cell ran for more than {cell_timeout} s and was stopped",
                      "traceback": []}
+    stuck: list[int] = []
+
+    def note_timeout(cell: nbformat.NotebookNode, cell_index: int, execute_reply: dict) -> None:
+        """A timed-out cell with no error output of its own was not interrupted: the kernel is stuck."""
+        if execute_reply["content"].get("ename") == "CellTimeout" and first_error(cell) is None:
+            cell.outputs.append(new_output("error", **timeout_error))
+            stuck.append(cell_index)
+
     with tempfile.TemporaryDirectory(prefix="grade-") as folder:
         client = NotebookClient(notebook, km=course_kernel_manager(), timeout=cell_timeout, allow_errors=True,
-                                interrupt_on_timeout=True, error_on_timeout=timeout_error)
+                                interrupt_on_timeout=True, error_on_timeout=timeout_error,
+                                on_cell_executed=note_timeout)
         try:
             with client.setup_kernel(cleanup_kc=True, env=kernel_environment(), cwd=folder):
                 for index, cell in enumerate(notebook.cells):
@@ -197,8 +211,10 @@ def run_every_cell(notebook: nbformat.NotebookNode, cell_timeout: int) -> int | 
                         client.execute_cell(cell, index)
                     except DeadKernelError:
                         return index
+                    if stuck:
+                        return index
         except (RuntimeError, TimeoutError) as err:
-            raise GradeError(f"a kernel could not start: {err}") from err
+            raise GradeError(f"the kernel failed (not the student's code): {err}") from err
     return None
 
 
@@ -265,7 +281,7 @@ def grade_notebook(task: Task, cell_timeout: int) -> tuple[list[Row], list[str]]
         for i, cell in enumerate(graded.cells) if i not in checks and (error := first_error(cell)) is not None
     ]
     if died is not None:
-        other_errors.append(f"cell {died}: the kernel died")
+        other_errors.append(f"cell {died}: the kernel died or stopped answering")
     result = []
     outcomes = {exercise.number: index for index, exercise in checks.items()}
     for exercise in exercises:
@@ -273,7 +289,7 @@ def grade_notebook(task: Task, cell_timeout: int) -> tuple[list[Row], list[str]]
         if exercise.number in missing:
             status, message = "missing", missing[exercise.number]
         elif died is not None and index >= died:
-            status, message = "error", f"the kernel died in cell {died}, before this check could run"
+            status, message = "error", f"the kernel died or stopped answering in cell {died}, before this check ran"
         else:
             status, message = check_outcome(graded.cells[index], exercise, cell_timeout)
         result.append(Row(task.student, task.name, exercise.number, exercise.title, status, message,

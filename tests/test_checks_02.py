@@ -86,3 +86,40 @@ def test_every_check_accepts_the_librarys_own_implementation(capsys):
     checks.check_edit_distance(library_edit_distance)
     checks.check_find_closest_key(library_find_closest_key)
     assert capsys.readouterr().out.count("✅") == 2
+
+
+def test_an_answer_that_calls_levenshtein_passes_with_a_note(capsys):
+    import Levenshtein
+
+    from helpers.checks.ch02_levenshtein import check_edit_distance
+
+    check_edit_distance(lambda a, b: Levenshtein.distance(a, b))
+    out = capsys.readouterr().out
+    assert "✅ Exercise 2.1" in out and "calls Levenshtein.distance, which this exercise re-creates" in out
+
+
+def first_row_one_short(a, b):  # range(len(b)) instead of range(len(b) + 1)
+    previous = list(range(len(b)))
+    for i, char_a in enumerate(a, start=1):
+        row = [i]
+        for j, char_b in enumerate(b, start=1):
+            row.append(min(row[j - 1] + 1, previous[j] + 1, previous[j - 1] + (char_a != char_b)))
+        previous = row
+    return previous[-1]
+
+
+def sorts_the_keys_in_place(query, keys):
+    keys.sort()
+    return min(keys, key=lambda key: Levenshtein.distance(query, key))
+
+
+@pytest.mark.parametrize("check, wrong, shown", [
+    ("check_edit_distance", first_row_one_short, ["your code raised IndexError", "len(b) + 1 columns"]),
+    ("check_find_closest_key", sorts_the_keys_in_place, ["your code raised AttributeError", "sorted(keys)"]),
+])
+def test_a_raising_answer_shows_its_error_and_a_hint_that_fits(check, wrong, shown):
+    from helpers.checks import ch02_levenshtein
+
+    with pytest.raises(WrongAnswer) as info:
+        getattr(ch02_levenshtein, check)(wrong)
+    assert all(text in str(info.value) for text in shown), str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -104,3 +105,26 @@ def test_every_check_accepts_the_librarys_own_implementation(capsys):
     checks.check_keys_values(lambda d: (MatrixDictionary.from_dict(d).K, MatrixDictionary.from_dict(d).V))
     checks.check_decode_vector(lambda v, W, voc: voc[int(torch.nn.functional.cosine_similarity(W, v[None], dim=1).argmax())])
     assert capsys.readouterr().out.count("✅") == 3
+
+
+
+def numpy_one_hot(word, vocabulary):  # unusual but correct: numpy instead of torch
+    if word not in vocabulary:
+        raise KeyError(word)
+    vector = np.zeros(len(vocabulary))
+    vector[vocabulary.index(word)] = 1.0
+    return vector
+
+
+def numpy_one_hot_off_by_one(word, vocabulary):
+    vector = numpy_one_hot(word, vocabulary)
+    return np.roll(vector, 1)
+
+
+def test_check_one_hot_accepts_numpy_and_gives_a_numpy_mistake_the_position_hint(capsys):
+    from helpers.checks.ch03_one_hot import check_one_hot
+
+    check_one_hot(numpy_one_hot)
+    assert "✅ Exercise 3.1" in capsys.readouterr().out
+    with pytest.raises(WrongAnswer, match="off by one"):
+        check_one_hot(numpy_one_hot_off_by_one)

@@ -48,6 +48,29 @@ def ignores_beta(x, beta=1.0):
     return torch.softmax(x, dim=-1)
 
 
+def subtracts_the_minimum(x, beta=1.0):
+    z = beta * x
+    e = torch.exp(z - z.min(dim=-1, keepdim=True).values)
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def subtracts_the_global_maximum(x, beta=1.0):
+    z = beta * x
+    e = torch.exp(z - z.max())
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def log_sum_exp(x, beta=1.0):  # correct, written another way: exp(z - logsumexp(z))
+    z = beta * x
+    m = z.max(dim=-1, keepdim=True).values
+    return torch.exp(z - (m + torch.log(torch.exp(z - m).sum(dim=-1, keepdim=True))))
+
+
+def test_check_softmax_accepts_a_log_sum_exp_softmax(capsys):
+    checks.check_softmax(log_sum_exp)
+    assert "✅ Exercise 4.1" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "wrong, hint",
     [
@@ -55,6 +78,8 @@ def ignores_beta(x, beta=1.0):
         (wrong_axis, "COLUMNS sum to 1"),
         (no_normalisation, "did you divide exp(...) by its sum"),
         (ignores_beta, "you ignored beta"),
+        (subtracts_the_minimum, "you subtracted the SMALLEST entry"),
+        (subtracts_the_global_maximum, "the largest entry of the whole tensor"),
     ],
 )
 def test_check_softmax_catches(wrong, hint):
@@ -102,3 +127,19 @@ def test_every_check_accepts_the_librarys_own_implementation(capsys):
     checks.check_softmax(library_softmax)
     checks.check_scaled_dot_product_attention(library_sdpa)
     assert capsys.readouterr().out.count("✅") == 2
+
+
+def test_an_answer_that_calls_the_library_passes_with_a_note_and_a_hand_written_one_without(capsys):
+    import torch.nn.functional as F
+
+    checks.check_scaled_dot_product_attention(lambda q, k, v, mask=None: F.scaled_dot_product_attention(q, k, v, attn_mask=mask))
+    out = capsys.readouterr().out
+    assert "✅ Exercise 4.2" in out and "calls F.scaled_dot_product_attention" in out
+    checks.check_scaled_dot_product_attention(make_attention())
+    assert "calls" not in capsys.readouterr().out
+
+
+def test_check_sdpa_catches_a_scale_by_the_number_of_keys():
+    with pytest.raises(WrongAnswer, match="the square root of the number of keys"):
+        checks.check_scaled_dot_product_attention(lambda q, k, v, mask=None: make_attention(
+            scale=lambda d: k.shape[-2] ** -0.5)(q, k, v, mask))

@@ -244,3 +244,34 @@ def test_every_check_accepts_the_librarys_own_implementation(capsys):
     check_bpe_encode(bpe.apply_merges)
     check_bpe_vocab(lambda merges: bpe.BPETokenizer(merges).vocab)
     assert capsys.readouterr().out.count("✅") == 4
+
+
+def merge_from_the_right(ids, pair, new_id):
+    out, i = [], len(ids) - 1
+    while i >= 0:
+        if i > 0 and (ids[i - 1], ids[i]) == pair:
+            out.append(new_id)
+            i -= 2
+        else:
+            out.append(ids[i])
+            i -= 1
+    return out[::-1]
+
+
+def vocab_of_two_bytes(merges):
+    vocab = {i: bytes([i]) for i in range(256)}
+    for (left, right), new_id in merges.items():
+        vocab[new_id] = bytes([left, right])
+    return vocab
+
+
+@pytest.mark.parametrize("check, wrong, shown", [
+    ("check_bpe_merge_pair", merge_from_the_right, ["you matched the pairs from the right"]),
+    ("check_bpe_vocab", vocab_of_two_bytes, ["your code raised ValueError", "vocab[left] + vocab[right]"]),
+])
+def test_check_bpe_gives_hints_that_fit(check, wrong, shown):
+    from helpers.checks import ch06_bpe
+
+    with pytest.raises(WrongAnswer) as info:
+        getattr(ch06_bpe, check)(wrong)
+    assert all(text in str(info.value) for text in shown), str(info.value)

@@ -76,3 +76,15 @@ def test_every_check_accepts_the_librarys_own_implementation(capsys):
     checks.check_embed_with_one_hot(lambda ids, weight: torch.nn.Embedding.from_pretrained(weight)(ids))
     checks.check_sinusoidal_encoding(library_encoding)
     assert capsys.readouterr().out.count("✅") == 3
+
+
+def test_one_row_too_many_shows_the_index_error_and_the_row_count():
+    from helpers.checks.ch07_embeddings import check_sliding_window
+
+    def one_too_many(tokens, context_size=2):
+        return [(tuple(tokens[s : s + context_size]), tokens[s + context_size])
+                for s in range(len(tokens) - context_size + 1)]
+
+    with pytest.raises(WrongAnswer) as info:
+        check_sliding_window(one_too_many)
+    assert "your code raised IndexError" in str(info.value) and "len(tokens) - context_size rows" in str(info.value)

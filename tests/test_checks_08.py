@@ -100,3 +100,19 @@ def test_every_check_accepts_the_librarys_own_implementation(capsys):
     checks.check_gelu(library_gelu)
     checks.check_pre_norm_block(block)
     assert capsys.readouterr().out.count("✅") == 3
+
+
+def test_global_statistics_and_a_feed_forward_on_the_attention_output_get_hints_that_fit():
+    from helpers.checks import ch08_transformer_block
+
+    def global_layer_norm(x, scale, shift, eps=1e-5):
+        return (x - x.mean()) / torch.sqrt(x.var(unbiased=False) + eps) * scale + shift
+
+    def ff_on_attention(x, attn, ff, norm1, norm2):
+        a = attn(norm1(x))
+        return x + a + ff(norm2(a))
+
+    with pytest.raises(WrongAnswer, match="one mean and one variance for the whole tensor"):
+        ch08_transformer_block.check_layer_norm(global_layer_norm)
+    with pytest.raises(WrongAnswer, match="not the attention's output alone"):
+        ch08_transformer_block.check_pre_norm_block(ff_on_attention)

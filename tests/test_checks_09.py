@@ -81,3 +81,23 @@ def test_every_check_accepts_the_librarys_own_implementation(capsys):
     checks.check_gpt_parameter_count(parameter_count)
     checks.check_split_c_attn(split_c_attn)
     assert capsys.readouterr().out.count("✅") == 3
+
+
+def test_two_counting_mistakes_and_a_reshape_split_get_hints_that_fit():
+    from helpers.checks import ch09_gpt
+    from helpers.model import count_parameters
+
+    def no_position_embeddings_no_final_norm(config):
+        with torch.device("meta"):
+            model = GPT(config)
+        return count_parameters(model) - config.context_length * config.d_model - 2 * config.d_model
+
+    def reshaped(w):
+        e = w.shape[0]
+        return tuple(block.T for block in w.reshape(3, e, e))
+
+    with pytest.raises(WrongAnswer) as info:
+        ch09_gpt.check_gpt_parameter_count(no_position_embeddings_no_final_norm)
+    assert "two things to fix" in str(info.value) and "position embeddings" in str(info.value)
+    with pytest.raises(WrongAnswer, match=r"reshape\(3, d_model, d_model\) cuts the numbers"):
+        ch09_gpt.check_split_c_attn(reshaped)

@@ -151,3 +151,24 @@ def test_every_check_accepts_the_librarys_own_implementation(capsys):
     check_cross_entropy_by_hand(F.cross_entropy)
     check_translation_example(translation_example)
     assert capsys.readouterr().out.count("✅") == 3
+
+
+def test_window_and_clone_mistakes_get_hints_that_fit():
+    from helpers.checks import ch10_training
+
+    def one_window_too_many(ids, context_length, stride):
+        starts = range(0, len(ids) - context_length + 1, stride)
+        return (torch.stack([torch.tensor(ids[s : s + context_length]) for s in starts]),
+                torch.stack([torch.tensor(ids[s + 1 : s + context_length + 1]) for s in starts]))
+
+    def no_clone(french_ids, english_ids, sep_id, eos_id):
+        ids = torch.tensor(french_ids + [sep_id] + english_ids + [eos_id])
+        inputs, targets = ids[:-1], ids[1:]
+        targets[: len(french_ids)] = -100
+        return inputs, targets
+
+    with pytest.raises(WrongAnswer) as info:
+        ch10_training.check_next_token_windows(one_window_too_many)
+    assert "your code raised RuntimeError" in str(info.value) and "range(0, len(ids) - context_length, stride)" in str(info.value)
+    with pytest.raises(WrongAnswer, match=r"ids\[1:\].clone\(\)"):
+        ch10_training.check_translation_example(no_clone)

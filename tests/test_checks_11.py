@@ -214,3 +214,16 @@ def test_every_check_accepts_the_librarys_own_implementation(capsys):
     check_top_k_probs(lambda probs, k: next_token_probabilities(probs.log(), top_k=k))
     check_top_p_probs(lambda probs, p: next_token_probabilities(probs.log(), top_p=p))
     assert capsys.readouterr().out.count("✅") == 3
+
+
+def test_top_p_with_gather_instead_of_scatter_gets_the_scatter_hint():
+    from helpers.checks.ch11_generation import check_top_p_probs
+
+    def with_gather(probs, p):
+        sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+        keep = sorted_probs.cumsum(-1) - sorted_probs < p
+        kept = sorted_probs * keep
+        return (kept / kept.sum(-1, keepdim=True)).gather(-1, order)
+
+    with pytest.raises(WrongAnswer, match="gather reads"):
+        check_top_p_probs(with_gather)

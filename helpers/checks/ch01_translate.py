@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from helpers import translate as library
 from helpers.checks.core import Case, Cases, exercise
 
 SEED_DICTIONARY = {"le": "the", "chat": "cat", "est": "is", "sous": "under", "la": "the", "table": "table"}
@@ -21,7 +22,7 @@ def check_tokenize() -> Cases:
         Case(("le  chat\test\nsous",), ["le", "chat", "est", "sous"], split_hint),
         Case(("  la table  ",), ["la", "table"], "leading and trailing spaces make no token."),
         Case(("",), [], "an empty text has no tokens: return an empty list."),
-    ])
+    ], library=(library.tokenize,))
 
 
 @exercise("1.2", "Translate word by word", success="Your translator speaks six words of French.")
@@ -34,7 +35,7 @@ def check_translate_word_by_word() -> Cases:
         Case(("Le Chat", SEED_DICTIONARY), "the cat", "tokenize the sentence first: it lower-cases."),
         Case(("chat", {"chat": "dog"}), "dog", "use the dictionary you are given, not a global one."),
         Case(("les tables", SEED_DICTIONARY), KeyError, "a word missing from the dictionary should raise KeyError."),
-    ])
+    ], library=(library.translate, library.translate_token))
 
 
 @exercise("1.3", "Mark unknown words", success="Unknown words no longer crash the translator.")
@@ -49,4 +50,4 @@ def check_translate_marking_unknown() -> Cases:
              "only the unknown token is marked; the others are translated."),
         Case(("Le CHIEN", SEED_DICTIONARY), "the [chien]",
              "tokenize first (lower-case), then mark the token as it was tokenized."),
-    ])
+    ], library=(library.translate, library.translate_token))

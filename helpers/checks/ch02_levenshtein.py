@@ -6,6 +6,7 @@ from typing import Any
 
 from Levenshtein import distance
 
+from helpers import translate as library
 from helpers.checks.ch01_translate import SEED_DICTIONARY
 from helpers.checks.core import Case, Cases, exercise
 
@@ -36,7 +37,9 @@ def check_edit_distance() -> Cases:
         "(i deletions): start each new row with i, so edit_distance(a, '') == len(a)."
     )
     cases = [
-        Case(("", ""), 0, "two empty strings are already equal: distance 0."),
+        Case(("", ""), 0, "two empty strings are already equal: distance 0. The table has len(a) + 1 rows and "
+                          "len(b) + 1 columns (row 0 and column 0 stand for the empty prefix), so even here it "
+                          "has one cell."),
         Case(("", "abc"), 3, first_row),
         Case(("abc", ""), 3, first_column),
         Case(("table", "table"), 0, "identical strings need no edit: distance 0."),
@@ -62,7 +65,7 @@ def check_edit_distance() -> Cases:
                     "(delete), the cell to the left + 1 (insert) and the diagonal + substitution cost.")
         return None
 
-    return Cases(cases, diagnose)
+    return Cases(cases, diagnose, library=(distance, library.edit_distance))
 
 
 @exercise("2.2", "Find the closest key", success="Unknown words now find their nearest key.")
@@ -73,7 +76,9 @@ def check_find_closest_key() -> Cases:
         "one wins, whatever the order of the keys (sort the keys first, or compare (distance, key) pairs)."
     )
     cases = [
-        Case(("tables", SEED_DICTIONARY), "table", "'tables' is one deletion away from the key 'table'."),
+        Case(("tables", SEED_DICTIONARY), "table",
+             "'tables' is one deletion away from the key 'table'. keys may be a dict or a list: "
+             "sorted(keys) gives a sorted list of either, where keys.sort() works on a list only."),
         Case(("chats", SEED_DICTIONARY), "chat", "return the closest KEY (French), not its value."),
         Case(("sous", SEED_DICTIONARY), "sous", "a query that is a key is at distance 0 from itself."),
         Case(("lot", ["lut", "lit", "loup"]), "lit", tie_hint),
@@ -94,4 +99,4 @@ def check_find_closest_key() -> Cases:
                 return "you picked the FARTHEST key: keep the key with the smallest distance."
         return None
 
-    return Cases(cases, diagnose)
+    return Cases(cases, diagnose, library=(library.find_closest_key,))

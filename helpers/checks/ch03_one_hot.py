@@ -34,7 +34,7 @@ def check_one_hot() -> Cases:
         word, vocabulary = case.args
         if not hasattr(got, "shape"):
             return "return a torch tensor (torch.zeros(len(vocabulary)), then set one entry to 1)."
-        if not got.dtype.is_floating_point:
+        if isinstance(got, torch.Tensor) and not got.dtype.is_floating_point:
             return "matrix products need floats: torch.zeros(n) is float32; F.one_hot gives int64, so add .float()."
         if tuple(got.shape) == (len(vocabulary) + 1,) or (
             tuple(got.shape) == (len(vocabulary),) and vocabulary.index(word) + 1 < len(vocabulary)

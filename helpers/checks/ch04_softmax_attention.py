@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from helpers import attention as library
 from helpers.checks.core import Case, Cases, exercise
 
 
@@ -26,6 +27,7 @@ def check_softmax() -> Cases:
     matrix = _tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
     square = _tensor([[2.0, 1.0], [0.0, 3.0]])
     large = _tensor([1000.0, 1001.0, 1002.0])
+    far_apart = _tensor([[0.0, 1.0], [1000.0, 1001.0]])  # one maximum for the whole tensor fails here
     cases = [
         Case((vector,), _reference_softmax(vector)),
         Case((_tensor([0.0, 10.0]),), _reference_softmax(_tensor([0.0, 10.0]))),
@@ -35,18 +37,33 @@ def check_softmax() -> Cases:
         Case((vector,), _reference_softmax(vector, 0.0), "beta = 0 gives equal weights.", {"beta": 0.0}),
         Case((large,), _reference_softmax(large), "subtract the largest entry before exp."),
         Case((-large,), _reference_softmax(-large), "subtract the largest entry before exp."),
+        Case((_tensor([0.0, 100.0]),), _reference_softmax(_tensor([0.0, 100.0])),
+             "subtract the largest entry before exp, so that every exponent is 0 or less."),
+        Case((far_apart,), _reference_softmax(far_apart), "subtract each row's own largest entry."),
     ]
 
     def diagnose(got: Any, case: Case) -> str | None:
         if not hasattr(got, "shape") or tuple(got.shape) != tuple(case.args[0].shape):
             return "softmax keeps the shape of its input."
         if torch.isnan(got).any() or torch.isinf(got).any():
+            z = case.kwargs.get("beta", 1.0) * case.args[0]
+            if same_nans(got, _shifted_softmax(z, z.min(dim=-1, keepdim=True).values)):
+                return (
+                    "the result has NaN: you subtracted the SMALLEST entry, so exp(100 - 0) still "
+                    "overflows. Subtract the largest: then every exponent is 0 or less."
+                )
+            if z.dim() > 1 and same_nans(got, _shifted_softmax(z, z.max())):
+                return (
+                    "the result has NaN in one row: you subtracted the largest entry of the whole "
+                    "tensor, so in the row [0, 1] every exp(x - 1001) is 0, and 0 / 0 is NaN. "
+                    "Subtract each row's own largest entry: z.max(dim=-1, keepdim=True).values."
+                )
             return (
                 "the result has NaN or inf: exp overflowed (exp(1000) is inf in float32). "
-                "Subtract the largest entry of each row, x - x.max(dim=-1, keepdim=True).values, "
-                "before exp; that changes nothing mathematically."
+                "Subtract the largest entry of each row before exp; that changes nothing "
+                "mathematically."
             )
-        if (got.sum(dim=-1) - 1).abs().max() > 1e-5:
+        if (got.sum(dim=-1) - 1).abs().max() > 1e-3:
             if got.dim() == 2 and (got.sum(dim=0) - 1).abs().max() < 1e-4:
                 return (
                     "your COLUMNS sum to 1, not your rows: you normalised along axis 0. "
@@ -62,7 +79,18 @@ def check_softmax() -> Cases:
             return f"you ignored beta: compute softmax(beta * x) (here beta = {beta})."
         return None
 
-    return Cases(cases, diagnose, atol=1e-6)
+    # float32 softmaxes written another correct way (say, with log-sum-exp) differ by about 1e-5
+    return Cases(cases, diagnose, atol=3e-5, library=(torch.softmax, F.softmax, library.softmax))
+
+
+def _shifted_softmax(z: Any, shift: Any) -> Any:
+    e = torch.exp(z - shift)
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def same_nans(got: Any, candidate: Any) -> bool:
+    """Whether ``got`` has its NaNs where ``candidate`` does (and some)."""
+    return bool(torch.isnan(candidate).any()) and torch.equal(torch.isnan(got), torch.isnan(candidate))
 
 
 def _sdpa_cases() -> list[Case]:
@@ -116,6 +144,9 @@ def check_scaled_dot_product_attention() -> Cases:
             return f"you forgot to divide the scores by √d (here d = {d}, so by {math.sqrt(d):.4f})."
         if same(variant(q, k, v, mask, 1.0 / d)):
             return f"divide by √d, not by d (here √d = {math.sqrt(d):.4f})."
+        if k.shape[-2] != d and same(variant(q, k, v, mask, k.shape[-2] ** -0.5)):
+            return (f"you divided by the square root of the number of keys ({k.shape[-2]}); d is the size "
+                    f"of each query and key vector, q.shape[-1] = {d}.")
         if same(variant(q, k, v, mask, d**-0.5, dim=-2)):
             return "the softmax runs over the keys of each query: use dim=-1, not dim=-2."
         if mask is not None and same(variant(q, k, v, None, d**-0.5)):
@@ -124,4 +155,5 @@ def check_scaled_dot_product_attention() -> Cases:
             return "the mask is upside down: True means 'may attend'; hide the scores where it is False (~mask)."
         return None
 
-    return Cases(_sdpa_cases(), diagnose, atol=1e-5)
+    return Cases(_sdpa_cases(), diagnose, atol=1e-5,
+                 library=(F.scaled_dot_product_attention, library.scaled_dot_product_attention))

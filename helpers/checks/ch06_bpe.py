@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from helpers.bpe import BPETokenizer
+from helpers.bpe import BPETokenizer, merge_pair
 from helpers.checks.core import Case, Cases, exercise
 
 
@@ -63,6 +63,11 @@ def check_bpe_merge_pair() -> Cases:
         if isinstance(got, list) and got == case.expected[:-1] and case.expected:
             return ("the last id is missing: when the loop stops before the end, "
                     "append the ids that are left.")
+        ids, pair, new_id = case.args
+        from_the_right = merge_pair(ids[::-1], pair[::-1], new_id)[::-1]
+        if got == from_the_right != case.expected:
+            return ("you matched the pairs from the right: scan from the LEFT, so in [1, 1, 1] the first "
+                    "two 1s merge and the answer is [9, 1].")
         return None
 
     return Cases(cases, diagnose, inputs_unchanged=True)
@@ -98,7 +103,9 @@ def check_bpe_vocab() -> Cases:
     example = {**vocab_for({}), 256: b"aa", 257: b"ab", 258: b"aaab"}
     swapped = {(98, 99): 256, (97, 256): 257}
     cases = [
-        Case((BPE_EXAMPLE_MERGES,), example),
+        Case((BPE_EXAMPLE_MERGES,), example,
+             "a merged token is its two tokens' bytes joined, vocab[left] + vocab[right]: token 258 "
+             "(256 then 257) is b'aa' + b'ab' = b'aaab', four bytes."),
         Case(({},), vocab_for({}), "with no merges the vocabulary is the 256 single bytes: bytes([i])."),
         Case((swapped,), vocab_for(swapped)),
     ]

@@ -41,7 +41,8 @@ def check_sliding_window() -> Cases:
     """rows (inputs, output): context_size tokens, then the token that follows them."""
     cases = [
         Case((SEED_SENTENCE, 2), sliding_window(SEED_SENTENCE, 2),
-             "row i holds tokens i and i+1 as inputs and token i+2 as output."),
+             "row i holds tokens i and i+1 as inputs and token i+2 as output; the last row's output is "
+             "the last token, so there are len(tokens) - context_size rows."),
         Case((SEED_SENTENCE[:4], 1), sliding_window(SEED_SENTENCE[:4], 1),
              "with context_size = 1 each row is ((one token,), the next token)."),
         Case((SEED_SENTENCE[:6], 3), sliding_window(SEED_SENTENCE[:6], 3),

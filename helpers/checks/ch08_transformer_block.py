@@ -30,6 +30,9 @@ def _layer_norm_variants(x, scale, shift, eps):
         ((x - x.mean(0, keepdim=True)) / torch.sqrt(x.var(0, keepdim=True, unbiased=False) + eps)
          * scale + shift,
          "normalise over the LAST axis (each token's own features, dim=-1), not over the batch."),
+        ((x - x.mean()) / torch.sqrt(x.var(unbiased=False) + eps) * scale + shift,
+         "you used one mean and one variance for the whole tensor: each token is normalised with its "
+         "OWN statistics, over its features: x.mean(dim=-1, keepdim=True)."),
     ]
 
 
@@ -126,9 +129,13 @@ def check_pre_norm_block() -> Cases:
                           "h = x + attn(norm1(x)), then return h + ff(norm2(h))."))
 
     def variants(x, attn, ff, norm1, norm2):
-        h = x + attn(norm1(x))
+        a = attn(norm1(x))
+        h = x + a
         post_h = norm1(x + attn(x))
         return [
+            (h + ff(norm2(a)), "the feed-forward reads h = x + attn(norm1(x)), the sum that the shortcut "
+             "made, not the attention's output alone: h + ff(norm2(h))."),
+            (h + ff(a), "the feed-forward reads the normalised sum: h + ff(norm2(h)), with h = x + attn(norm1(x))."),
             (norm2(post_h + ff(post_h)), "that is the 2017 POST-norm block, norm(x + sublayer(x)). "
              "Pre-norm normalises the input of each sub-layer and leaves the residual path "
              "untouched: x + attn(norm1(x))."),

@@ -101,9 +101,14 @@ def check_gpt_parameter_count() -> Cases:
         if not isinstance(got, int):
             return None
         delta = abs(got - case.expected)
-        for amount, hint in _gpt_count_variants(case.args[0]):
+        variants = _gpt_count_variants(case.args[0])
+        for amount, hint in variants:
             if delta == amount:
                 return hint
+        for i, (first, first_hint) in enumerate(variants):  # two mistakes at once
+            for second, second_hint in variants[i + 1:]:
+                if delta in (first + second, abs(first - second)):
+                    return f"two things to fix. First, {first_hint} Second, {second_hint}"
         return None
 
     return Cases(cases, diagnose)
@@ -131,6 +136,12 @@ def check_split_c_attn() -> Cases:
             return "the order is query, key, value: the first d_model columns are the query."
         if any(tuple(p.shape) != (e, e) for p in got):
             return "split along the columns (dim=1, size 3·d_model), into three (d_model, d_model) blocks."
+        if all(torch.equal(p, b) for p, b in zip(got, w.reshape(3, e, e))):
+            return ("reshape(3, d_model, d_model) cuts the numbers in reading order, row after row, "
+                    "not into column blocks: split the columns, w.split(d_model, dim=1), then transpose each.")
+        if all(torch.equal(p, b.T) for p, b in zip(got, w.reshape(3, e, e))):
+            return ("reshape(3, d_model, d_model) cuts the numbers row after row, not into column blocks: "
+                    "use w.split(d_model, dim=1) before transposing.")
         return None
 
     return Cases(cases, diagnose)

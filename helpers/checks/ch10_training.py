@@ -25,7 +25,9 @@ def check_next_token_windows() -> Cases:
     """(inputs, targets), each (n_windows, context_length); targets shifted by one; starts stride apart."""
     shift_hint = "targets are the inputs shifted ONE token to the left: ids[s+1 : s+context_length+1]."
     cases = [
-        Case((list(range(10)), 4, 3), next_token_windows(list(range(10)), 4, 3), shift_hint),
+        Case((list(range(10)), 4, 3), next_token_windows(list(range(10)), 4, 3),
+             shift_hint + " The last window must still have its final target: starts go up to "
+             "len(ids) - context_length - 1, so range(0, len(ids) - context_length, stride)."),
         Case((list(range(10)), 4, 1), next_token_windows(list(range(10)), 4, 1),
              "with stride 1 every start 0, 1, 2, ... gives a window, up to the last whose final target exists."),
         Case(([5, 3, 8, 1, 9, 2, 7, 4, 6], 3, 3), next_token_windows([5, 3, 8, 1, 9, 2, 7, 4, 6], 3, 3), shift_hint),
@@ -135,6 +137,9 @@ def check_translation_example() -> Cases:
         if _pair(got) is None:
             return "return a tuple (inputs, targets) of two 1-D tensors."
         inputs, targets = _pair(got)
+        if inputs.shape == expected_inputs.shape and (inputs == -100).any():
+            return ("your inputs contain -100: a slice such as ids[1:] is a view of the same numbers, "
+                    "so masking the targets changed the inputs too. Mask a copy: ids[1:].clone().")
         if inputs.shape != expected_inputs.shape or not torch.equal(inputs, expected_inputs):
             if len(inputs) == len(expected_inputs) + 1:
                 return "inputs drop the LAST token (<eos>): nothing comes after it to predict."

@@ -132,6 +132,11 @@ def check_top_p_probs() -> Cases:
             return "a row kept no token at all: the most probable token must always be kept."
         if _close(got, torch.sort(expected, dim=-1, descending=True).values) and not _close(got, expected):
             return "you returned the probabilities sorted; scatter them back to each token's original position."
+        order = torch.sort(probs, dim=-1, descending=True).indices
+        kept_sorted = torch.sort(expected, dim=-1, descending=True).values
+        if _close(got, kept_sorted.gather(-1, order)) and not _close(got, expected):
+            return ("gather reads sorted[order[i]] into position i; you need the opposite, the sorted value j put "
+                    "back at position order[j]: torch.zeros_like(probs).scatter(-1, order, kept).")
         if _close(got, probs * (expected > 0)):
             return "you kept the right tokens but forgot to renormalise: divide by the sum of the kept probabilities."
         if int((got > 0).sum()) < int((expected > 0).sum()):

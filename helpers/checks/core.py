@@ -18,6 +18,7 @@ imports no torch: notebook 01 is plain Python.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -86,12 +87,15 @@ class Cases:
     ("your rows sum to 3, not 1: ...") instead of the case's own hint. ``atol`` is
     the tolerance of float comparisons. With ``inputs_unchanged`` an answer that
     changes its arguments in place is wrong, even if it returns the right value.
+    ``library`` lists the functions the exercise re-creates: an answer that calls
+    one of them still passes, with a note saying so.
     """
 
     cases: Sequence[Case]
     diagnose: Callable[[Any, Case], str | None] | None = None
     atol: float = 1e-6
     inputs_unchanged: bool = False
+    library: tuple[Callable, ...] = ()
 
 
 def exercise(number: str, title: str, success: str) -> Callable[[Callable[[], Cases]], Callable[[Callable], None]]:
@@ -111,7 +115,7 @@ def exercise(number: str, title: str, success: str) -> Callable[[Callable[[], Ca
         def check(answer: Callable) -> None:
             cases = build()
             run_cases(which, answer, cases.cases, atol=cases.atol, diagnose=cases.diagnose,
-                      inputs_unchanged=cases.inputs_unchanged, success=success)
+                      inputs_unchanged=cases.inputs_unchanged, success=success, library=cases.library)
 
         check.__name__ = check.__qualname__ = name
         check.__doc__ = f"The check of {which}: {build.__doc__}"
@@ -139,20 +143,40 @@ def _kind(dtype: Any) -> str:
     return name
 
 
+def _rounded(value: Any) -> Any:
+    """Floats (also inside lists) rounded to 4 significant digits, for messages."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
+
+
 def describe(value: Any, limit: int = 160) -> str:
-    """A short, readable description of a value for an error message."""
+    """A short, readable description of a value for an error message.
+
+    Numbers are rounded to 4 significant digits; a tensor shows its shape, and its
+    values when it has at most 12 and they fit in ``limit`` characters; a long dict shows its first entries and its size;
+    a module or other object shows its type.
+    """
     if _is_array(value):
         text = f"{type(value).__name__} of shape {tuple(value.shape)}, dtype {value.dtype}"
-        if math.prod(value.shape) <= 12:
-            text += f": {value.tolist()}"
-        return text
+        with_values = f"{text}: {_rounded(value.tolist())}"
+        return with_values if math.prod(value.shape) <= 12 and len(with_values) <= limit else text
     if isinstance(value, type) and issubclass(value, BaseException):
         return f"raises {value.__name__}"
     if isinstance(value, (tuple, list)) and any(_is_array(item) for item in value):
         inner = ", ".join(describe(item, limit=60) for item in value)
         return f"a {type(value).__name__} of {len(value)}: ({inner})"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + " ...]"
+    if isinstance(value, Mapping) and len(repr(value)) > limit:
+        shown = ", ".join(f"{k!r}: {describe(v, 30)}" for k, v in list(value.items())[:4])
+        return f"{{{shown}, …}} ({len(value)} entries)"
+    if isinstance(value, float):
+        return repr(_rounded(value))
+    if type(value).__repr__ is object.__repr__ or hasattr(value, "named_parameters"):  # a module, an object
+        return f"a {type(value).__name__}"
+    text = repr(_rounded(value))
+    return text if len(text) <= limit else text[: limit - 6] + " … (cut)"
 
 
 def describe_call(name: str, case: Case) -> str:
@@ -234,17 +258,45 @@ def not_solved(which: Exercise, stub_message: str = "") -> ExerciseNotSolved:
     )
 
 
-def wrong_answer(which: Exercise, call: str, expected: str, got: str, hint: str) -> WrongAnswer:
-    """The error a check raises for a wrong answer, laid out line by line."""
-    lines = [
-        f"{which}: not quite.",
-        f"  input:    {call}",
-        f"  expected: {expected}",
-        f"  got:      {got}",
-    ]
+def wrong_answer(which: Exercise, call: str, expected: str, got: str, hint: str, raised: str = "") -> WrongAnswer:
+    """The error a check raises for a wrong answer, laid out line by line.
+
+    When the learner's code raised, its error comes first: that is what to fix.
+    """
+    lines = [f"{which}: not quite.", f"  input:    {call}"]
+    if raised:
+        lines.append(f"  your code raised {raised}")
+    lines += [f"  expected: {expected}"] + ([f"  got:      {got}"] if got else [])
     if hint:
         lines.append(f"  hint:     {hint}")
     return WrongAnswer("\n".join(lines))
+
+
+def library_calls(answer: Callable, library: Sequence[Callable]) -> list[str]:
+    """The functions of ``library`` that ``answer`` calls by name (``distance(a, b)``,
+    ``Levenshtein.distance(a, b)``, ``F.softmax(x)``), as ``module.name``."""
+    code = getattr(answer, "__code__", None)
+    if code is None:
+        return [_name(f) for f in library if answer is f]
+    names, stack = set(code.co_freevars), [code]
+    while stack:  # the names used by the function and by the functions defined inside it
+        current = stack.pop()
+        names |= set(current.co_names)
+        stack += [const for const in current.co_consts if hasattr(const, "co_names")]
+    closure = dict(zip(code.co_freevars, (cell.cell_contents for cell in answer.__closure__ or ())))
+    scope = {**vars(builtins), **getattr(answer, "__globals__", {}), **closure}
+    found = set()
+    for name in names:
+        target = scope.get(name)
+        candidates = [target] + [getattr(target, attr, None) for attr in names if hasattr(target, "__dict__")]
+        found |= {_name(f) for f in library for candidate in candidates if candidate is f}
+    return sorted(found | {_name(f) for f in library if answer is f})
+
+
+def _name(function: Callable) -> str:
+    module = getattr(function, "__module__", None) or "torch"
+    short = {"torch.nn.functional": "F", "torch._C._nn": "F"}  # F.scaled_dot_product_attention lives in torch._C._nn
+    return f"{short.get(module, module)}.{function.__name__}"
 
 
 def run_cases(
@@ -256,6 +308,7 @@ def run_cases(
     diagnose: Callable[[Any, Case], str | None] | None = None,
     inputs_unchanged: bool = False,
     success: str = "",
+    library: Sequence[Callable] = (),
 ) -> None:
     """Run ``answer`` on every case; raise on the first wrong one, else print success.
 
@@ -277,10 +330,11 @@ def run_cases(
             got = answer(*args, **kwargs)
         except NotImplementedError as stub:
             raise not_solved(which, str(stub)) from None
-        except Exception as err:  # the learner's code raised: report it as the answer
+        except Exception as err:  # the learner's code raised: report it first
             if raises and isinstance(err, case.expected):
                 continue
-            raise wrong_answer(which, call, describe(case.expected), f"{type(err).__name__}: {err}", case.hint) from None
+            raise wrong_answer(which, call, describe(case.expected), "", case.hint,
+                               raised=f"{type(err).__name__}: {err}") from None
         if raises:
             raise wrong_answer(which, call, describe(case.expected), describe(got), case.hint)
         if inputs_unchanged:
@@ -294,3 +348,7 @@ def run_cases(
             hint = (diagnose(got, case) if diagnose else None) or case.hint
             raise wrong_answer(which, call, describe(case.expected), f"{describe(got)} ({problem})", hint)
     print(f"✅ {which}: all {len(cases)} cases pass. {success}".rstrip())
+    called = library_calls(answer, library)
+    if called:
+        print(f"   (Your answer calls {', '.join(called)}, which this exercise re-creates: it is right, "
+              "and for the exercise, try writing it without.)")

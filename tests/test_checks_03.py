@@ -128,3 +128,16 @@ def test_check_one_hot_accepts_numpy_and_gives_a_numpy_mistake_the_position_hint
     assert "✅ Exercise 3.1" in capsys.readouterr().out
     with pytest.raises(WrongAnswer, match="off by one"):
         check_one_hot(numpy_one_hot_off_by_one)
+
+
+def test_a_value_vocabulary_with_repeats_shows_the_librarys_error_and_the_set_hint():
+    from helpers.checks.ch03_one_hot import check_keys_values
+
+    def without_set(dictionary):
+        vocab_in, vocab_out = sorted(set(dictionary)), sorted(dictionary.values())
+        return (torch.stack([library_one_hot(k, vocab_in) for k in dictionary]),
+                torch.stack([library_one_hot(v, vocab_out) for v in dictionary.values()]))
+
+    with pytest.raises(WrongAnswer) as info:
+        check_keys_values(without_set)
+    assert "lists a word twice" in str(info.value) and "sorted(set(...))" in str(info.value)

@@ -80,7 +80,9 @@ def check_keys_values() -> Cases:
     cases = []
     for dictionary in dictionaries:
         reference = MatrixDictionary.from_dict(dictionary)
-        cases.append(Case((dictionary,), (reference.K, reference.V)))
+        cases.append(Case((dictionary,), (reference.K, reference.V),
+                          "each vocabulary lists its words once, sorted: sorted(set(...)); several French "
+                          "words can share an English value (le, la → the). The rows follow the dictionary's order."))
 
     def diagnose(got: Any, case: Case) -> str | None:
         if not (isinstance(got, tuple) and len(got) == 2):

@@ -7,8 +7,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from helpers.attention import causal_mask, split_heads
+from helpers.attention import MultiHeadAttention, SelfAttentionHead, causal_mask, split_heads
 from helpers.checks.core import Case, Cases, exercise
 
 
@@ -105,7 +106,130 @@ def check_causal_mask() -> Cases:
     return Cases(cases, diagnose)
 
 
-@exercise("5.4", "Split into heads", success="Every head gets its own slice of the features.")
+def _slides_head(x: Any, weights: dict[str, Any], scale: float | None = None, dim: int = -1,
+                 causal: bool = True) -> Any:
+    """The slides' causal head on ``x`` with the given key/query/value weights (variants for hints)."""
+    q, k, v = (x @ weights[name].T for name in ("query", "key", "value"))
+    scores = q @ k.transpose(-2, -1) * (k.shape[-1] ** -0.5 if scale is None else scale)
+    if causal:
+        scores = scores.masked_fill(~causal_mask(x.shape[-2]), float("-inf"))
+    return F.softmax(scores, dim=dim) @ v
+
+
+def _run_head_class(head_class: Any) -> Any:
+    """The function the cases call: build ``head_class(d_in, head_size, context_length)``,
+    give it the case's weights, and run it on ``x``."""
+    if not isinstance(head_class, type):
+        raise TypeError(f"Exercise 5.4: pass the class itself, check_head_module(Head), not {type(head_class).__name__}.")
+
+    def Head(x: Any, weights: dict[str, Any], context_length: int) -> Any:  # noqa: N802 (named like the class)
+        head = head_class(x.shape[-1], weights["query"].shape[0], context_length)
+        for name, weight in weights.items():
+            layer = getattr(head, name, None)
+            if not isinstance(layer, nn.Linear):
+                raise AttributeError(f"the head has no nn.Linear called self.{name}")
+            if tuple(layer.weight.shape) != tuple(weight.shape):
+                raise ValueError(f"self.{name}.weight has shape {tuple(layer.weight.shape)}; nn.Linear(d_in, head_size) "
+                                 f"stores (head_size, d_in) = {tuple(weight.shape)}")
+            if layer.bias is not None:
+                raise ValueError(f"self.{name} has a bias: make it nn.Linear(d_in, head_size, bias=False)")
+            with torch.no_grad():
+                layer.weight.copy_(weight)
+        with torch.no_grad():
+            return head.eval()(x)
+
+    return Head
+
+
+@exercise("5.4", "An attention head as a module", success="A head is an nn.Module now: the one GPTs are made of.")
+def check_head_module() -> Cases:
+    """``Head(d_in, head_size, context_length)``: key, query, value ``nn.Linear`` without bias; causal
+    attention scaled by √head_size."""
+    gen = torch.Generator().manual_seed(54)
+    cases = []
+    for (B, T, d_in, head_size, context_length) in [(1, 4, 6, 3, 8), (2, 5, 8, 4, 5), (1, 1, 4, 2, 4)]:
+        x = torch.randn(B, T, d_in, generator=gen)
+        weights = {name: torch.randn(head_size, d_in, generator=gen) for name in ("query", "key", "value")}
+        cases.append(Case((x, weights, context_length), _slides_head(x, weights),
+                          "q = self.query(x), k = self.key(x); weights = softmax(q @ kᵀ · head_size^-0.5) with the "
+                          "future masked; return weights @ self.value(x)."))
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        x, weights, _ = case.args
+        if not hasattr(got, "shape") or tuple(got.shape) != tuple(case.expected.shape):
+            return f"forward returns one vector of head_size numbers per token: shape {tuple(case.expected.shape)}."
+        variants = [
+            (dict(scale=1.0), "scale the scores by head_size ** -0.5 (k.shape[-1] ** -0.5), as in notebook 04."),
+            (dict(scale=x.shape[-1] ** -0.5), "scale by the size of a KEY (head_size = k.shape[-1]), not by d_in = x.shape[-1]."),
+            (dict(causal=False), "mask the future: scores.masked_fill(tril[:T, :T] == 0, float('-inf')) before the softmax."),
+            (dict(dim=-2), "the softmax runs over the keys of each query: dim=-1."),
+        ]
+        for settings, hint in variants:
+            if torch.allclose(got, _slides_head(x, weights, **settings), atol=1e-5):
+                return hint
+        return None
+
+    return Cases(cases, diagnose, atol=1e-5, adapt=_run_head_class)
+
+
+def _run_multi_head_class(multi_head_class: Any) -> Any:
+    """The function the cases call: build ``multi_head_class(d_model, n_heads)``, give its heads
+    and projection the weights of the library's ``MultiHeadAttention``, and run it on ``x``."""
+    if not isinstance(multi_head_class, type):
+        raise TypeError("Exercise 5.5: pass the class itself, check_multi_head(MultiHead), "
+                        f"not {type(multi_head_class).__name__}.")
+
+    def MultiHead(x: Any, reference: MultiHeadAttention) -> Any:  # noqa: N802 (named like the class)
+        multi = multi_head_class(reference.d_model, reference.n_heads)
+        heads, proj = getattr(multi, "heads", None), getattr(multi, "proj", None)
+        if not isinstance(heads, nn.ModuleList) or len(heads) != reference.n_heads:
+            raise AttributeError(f"self.heads should be an nn.ModuleList of n_heads = {reference.n_heads} heads")
+        if not isinstance(proj, nn.Linear) or tuple(proj.weight.shape) != (reference.d_model,) * 2:
+            raise AttributeError(f"self.proj should be nn.Linear(d_model, d_model) = nn.Linear({reference.d_model}, "
+                                 f"{reference.d_model})")
+        for mine, theirs in zip(heads, reference.heads()):
+            if not isinstance(mine, SelfAttentionHead) or mine.W_query.out_features != reference.head_dim:
+                raise ValueError(f"each head is a SelfAttentionHead(d_model, d_model // n_heads) = "
+                                 f"SelfAttentionHead({reference.d_model}, {reference.head_dim})")
+            mine.load_state_dict(theirs.state_dict())
+        proj.load_state_dict(reference.out_proj.state_dict())
+        with torch.no_grad():
+            return multi.eval()(x)
+
+    return MultiHead
+
+
+@exercise("5.5", "Multi-head attention from heads", success="Several heads, one layer: multi-head attention.")
+def check_multi_head() -> Cases:
+    """``MultiHead(d_model, n_heads)``: ``self.heads`` (an ``nn.ModuleList`` of causal ``SelfAttentionHead`` s of
+    ``d_model // n_heads``), their outputs concatenated on the last axis, then ``self.proj``; compared with
+    ``MultiHeadAttention`` (which a test proves equal to ``nn.MultiheadAttention``)."""
+    gen = torch.Generator().manual_seed(55)
+    cases = []
+    for B, T, d_model, n_heads in [(1, 4, 8, 2), (2, 5, 12, 3), (1, 3, 6, 1)]:
+        torch.manual_seed(d_model)
+        reference = MultiHeadAttention(d_model, n_heads).eval()
+        x = torch.randn(B, T, d_model, generator=gen)
+        with torch.no_grad():
+            cases.append(Case((x, reference), reference(x),
+                              "run every head on x, torch.cat their outputs along the LAST axis (dim=-1), "
+                              "then apply self.proj."))
+
+    def diagnose(got: Any, case: Case) -> str | None:
+        x, reference = case.args
+        if not hasattr(got, "shape") or tuple(got.shape) != tuple(case.expected.shape):
+            return ("concatenate the heads along the last axis (dim=-1): each token keeps its place and gets "
+                    f"every head's features, shape {tuple(case.expected.shape)}.")
+        with torch.no_grad():
+            concatenated = torch.cat([head(x) for head in reference.heads()], dim=-1)
+        if torch.allclose(got, concatenated, atol=1e-5):
+            return "you forgot the output projection: return self.proj(concatenated)."
+        return None
+
+    return Cases(cases, diagnose, atol=1e-5, adapt=_run_multi_head_class)
+
+
+@exercise("5.6", "Split into heads", success="Every head gets its own slice of the features.")
 def check_split_heads() -> Cases:
     """(B, T, d_model) -> (B, n_heads, T, head_dim): head h gets features h·head_dim … (h+1)·head_dim."""
     gen = torch.Generator().manual_seed(54)

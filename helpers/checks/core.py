@@ -88,7 +88,9 @@ class Cases:
     the tolerance of float comparisons. With ``inputs_unchanged`` an answer that
     changes its arguments in place is wrong, even if it returns the right value.
     ``library`` lists the functions the exercise re-creates: an answer that calls
-    one of them still passes, with a note saying so.
+    one of them still passes, with a note saying so. ``adapt`` turns an answer that
+    is not a function (a class, such as an ``nn.Module``) into the function the cases
+    call.
     """
 
     cases: Sequence[Case]
@@ -96,6 +98,7 @@ class Cases:
     atol: float = 1e-6
     inputs_unchanged: bool = False
     library: tuple[Callable, ...] = ()
+    adapt: Callable[[Any], Callable] | None = None
 
 
 def exercise(number: str, title: str, success: str) -> Callable[[Callable[[], Cases]], Callable[[Callable], None]]:
@@ -114,7 +117,8 @@ def exercise(number: str, title: str, success: str) -> Callable[[Callable[[], Ca
 
         def check(answer: Callable) -> None:
             cases = build()
-            run_cases(which, answer, cases.cases, atol=cases.atol, diagnose=cases.diagnose,
+            run = cases.adapt(answer) if cases.adapt else answer
+            run_cases(which, run, cases.cases, atol=cases.atol, diagnose=cases.diagnose,
                       inputs_unchanged=cases.inputs_unchanged, success=success, library=cases.library)
 
         check.__name__ = check.__qualname__ = name

@@ -1,54 +1,38 @@
-"""A tiny French grammar that writes French sentences and their English translations.
+"""A small French grammar that writes French sentences and their English translations (notebook 10).
 
 This is the parallel corpus the course's transformer learns to translate. Every
-sentence is made from a small lexicon (nouns, adjectives, verbs, prepositions) by a
-few grammar rules, so the French and the English are always correct, and the
-language is regular enough for a small model to learn on a laptop CPU.
+sentence is made from a small lexicon (nouns, adjectives, verbs, prepositions) by
+grammar rules, so the French and the English are always correct. The rules are
+chosen for what word-by-word translation gets wrong:
 
-What the grammar covers (and where a word-by-word translator fails):
+- genders, plurals (irregular ones too: ``les chevaux`` -> ``the horses``,
+  ``les souris`` -> ``the mice``) and adjectives that agree, mostly AFTER the noun
+  (``la souris blanche`` -> ``the white mouse``), a few BEFORE it
+  (``le vieil homme`` -> ``the old man``);
+- verbs that agree with their subject, and one past tense, the passé composé
+  (``le chat a mangé la pomme`` -> ``the cat ate the apple``);
+- negation, which needs *do* in English (``le chat ne dort pas`` -> ``the cat does
+  not sleep``) except with *be* (``n' est pas`` -> ``is not``);
+- yes/no questions with ``est-ce que`` (``est-ce que le chat dort ?`` -> ``does the
+  cat sleep ?``, ``est-ce que le chat est noir ?`` -> ``is the cat black ?``);
+- possessives, reordered (``le chat de la reine`` -> ``the queen 's cat``);
+- object pronouns before the verb, with the participle agreeing (``le chat l' a
+  mangée`` -> ``the cat ate it``);
+- relative clauses (``le chat qui dort`` -> ``the cat that sleeps``, ``le roi qui
+  dort`` -> ``the king who sleeps``);
+- one or two places, with prepositions of one or several words and their
+  contractions (``à côté du chien`` -> ``next to the dog``).
 
-- genders: ``le chat`` / ``la table``, ``un chien`` / ``une souris``;
-- plurals, irregular ones included: ``les chevaux`` -> ``the horses``,
-  ``les souris`` -> ``the mice``, ``les hommes`` -> ``the men``;
-- adjectives that agree in gender and number, mostly AFTER the noun
-  (``la souris blanche`` -> ``the white mouse``), a few BEFORE it, as in real French
-  (``le petit chien`` -> ``the small dog``, ``le vieil homme`` -> ``the old man``);
-- verbs that agree with their subject: ``le chat dort`` -> ``the cat sleeps``,
-  ``les chats dorment`` -> ``the cats sleep``;
-- prepositions of one or several words: ``sous`` -> ``under``,
-  ``à côté de`` -> ``next to``, ``devant`` -> ``in front of``;
-- contractions and elision: ``de le`` -> ``du``, ``de les`` -> ``des``,
-  ``le homme`` -> ``l' homme``, ``de un`` -> ``d' un``, ``ce oiseau`` -> ``cet oiseau``;
-- gendered pairs for embedding analogies: roi/reine, homme/femme, garçon/fille,
-  père/mère, lion/lionne.
+Sentences are lower-case and tokens are separated by single spaces, so
+``text.split()`` tokenises both languages: elision keeps a space after the apostrophe
+(``l' homme``), the English possessive is a token of its own (``the queen 's cat``,
+``the kings ' cat``), and a question ends with `` ?``.
 
-Sentences are lowercase, without final punctuation, and tokens are separated by
-single spaces, so ``text.split()`` tokenises both languages. Elision is written with
-a space after the apostrophe (``l' homme``, ``de l' oiseau``), the usual tokenised
-form of translation corpora, so that the article is a token of its own.
-
-Public API
-----------
-``generate_pairs(n, seed)``
-    ``n`` random (french, english) sentence pairs, the same for the same seed.
-``held_out_combinations(seed)``
-    The (noun, adjective) and (preposition, noun) combinations kept out of training.
-``make_splits(seed, n_train, n_validation, n_test)``
-    The train / validation / test splits written to ``data/fr_en_pairs.tsv``
-    (``make_sentence_splits`` gives the same as ``Sentence`` objects, which also
-    record the combinations each sentence uses).
-``load_pairs(split)``
-    Read one split ("train", "validation" or "test") of ``data/fr_en_pairs.tsv``.
-``build_sentence(subject, verb, obj, preposition, predicate)``, ``NounPhrase``,
-``find_noun``, ``find_adjective``, ``find_preposition``, ``find_verb``
-    Build one sentence by hand, e.g. for a check in a notebook.
-``word_by_word_dictionary()``
-    Each French word form of the lexicon mapped to one English word: what a
-    word-by-word translator would use.
-``write_pairs_tsv(path, splits)`` / ``SPLITS`` / ``PAIRS_PATH``
-    Writing the TSV file, the split names, and where the file lives.
-
-Example::
+The splits (``data/fr_en_pairs.tsv``, :data:`SPLITS`) say honestly what a model
+generalises to: ``test_combinations`` holds word combinations never seen in training
+(a noun with an adjective, a preposition with a noun) in familiar structures;
+``test_compositions`` combines phenomena that never meet in training (a relative
+clause in a question, ...); ``test_longer`` has more words than any training sentence.
 
     >>> generate_pairs(1, seed=3)  # doctest: +SKIP
     [('le petit chien noir est sous la table', 'the small black dog is under the table')]
@@ -58,7 +42,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -67,13 +51,12 @@ from typing import Any
 from helpers.paths import DATA_DIR
 
 PAIRS_PATH: Path = DATA_DIR / "fr_en_pairs.tsv"
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
+SPLITS: tuple[str, ...] = ("train", "validation", "test_combinations", "test_compositions", "test_longer")
 
 # The seed and sizes of the committed corpus (tools/make_data.py uses these).
 CORPUS_SEED: int = 0
-N_TRAIN: int = 30_000
-N_VALIDATION: int = 1_000
-N_TEST: int = 1_000
+SIZES: dict[str, int] = {"train": 40_000, "validation": 1_000, "test_combinations": 1_000,
+                         "test_compositions": 1_000, "test_longer": 500}
 
 
 # ---------------------------------------------------------------------------
@@ -109,13 +92,15 @@ class Adjective:
 
 @dataclass(frozen=True)
 class Verb:
-    """A verb in the present tense, third person, singular and plural (notebook 10)."""
+    """A verb: present tense (third person, singular and plural) and past (notebook 10)."""
 
     fr: str  # dort
     fr_plural: str  # dorment
     en: str  # sleeps
-    en_plural: str  # sleep
+    en_plural: str  # sleep (also the base form: "does not sleep")
     takes_object: bool
+    fr_participle: str = ""  # dormi: the passé composé is "a dormi" / "ont dormi"
+    en_past: str = ""  # slept
 
 
 @dataclass(frozen=True)
@@ -190,18 +175,20 @@ ADJECTIVE_KINDS_FOR: dict[str, tuple[str, ...]] = {
     "thing": ("colour", "size", "age", "beauty"),
 }
 
-BE: Verb = Verb("est", "sont", "is", "are", takes_object=False)
-SLEEP: Verb = Verb("dort", "dorment", "sleeps", "sleep", takes_object=False)
+BE: Verb = Verb("est", "sont", "is", "are", takes_object=False)  # no past here: "is/are" only
+SLEEP: Verb = Verb("dort", "dorment", "sleeps", "sleep", False, "dormi", "slept")
+EAT: Verb = Verb("mange", "mangent", "eats", "eat", True, "mangé", "ate")
 VERBS: tuple[Verb, ...] = (
     BE,
     SLEEP,
-    Verb("mange", "mangent", "eats", "eat", takes_object=True),
-    Verb("voit", "voient", "sees", "see", takes_object=True),
-    Verb("aime", "aiment", "likes", "like", takes_object=True),
+    EAT,
+    Verb("voit", "voient", "sees", "see", True, "vu", "saw"),
+    Verb("aime", "aiment", "likes", "like", True, "aimé", "liked"),
 )
 
 TRANSITIVE_VERBS: tuple[Verb, ...] = tuple(verb for verb in VERBS if verb.takes_object)
 ANIMATE_NOUNS: tuple[Noun, ...] = tuple(noun for noun in NOUNS if noun.kind in ("person", "animal"))
+PERSON_NOUNS: tuple[Noun, ...] = tuple(noun for noun in NOUNS if noun.kind == "person")
 FOOD_NOUNS: tuple[Noun, ...] = tuple(noun for noun in NOUNS if noun.kind == "food")
 
 _FURNITURE = ("table", "chaise", "lit", "tapis")
@@ -295,18 +282,42 @@ def objects_of(preposition: Preposition) -> tuple[Noun, ...]:
 
 
 @dataclass(frozen=True)
+class Relative:
+    """A relative clause on a noun: ``qui`` + a verb in the present (+ an object) (notebook 10).
+
+    ``le chat qui mange la pomme`` -> ``the cat that eats the apple``; a person
+    takes ``who``: ``le roi qui dort`` -> ``the king who sleeps``.
+    """
+
+    verb: Verb
+    obj: NounPhrase | None = None
+
+
+@dataclass(frozen=True)
 class NounPhrase:
-    """A determiner, a noun, and at most one adjective before and one after it (notebook 10)."""
+    """A determiner, a noun, at most one adjective before and one after it, and at most one of
+    a possessor (``le chat de la reine``) or a relative clause (``le chat qui dort``) (notebook 10)."""
 
     noun: Noun
     plural: bool
     determiner: str  # "the", "a" or "this"
     before: Adjective | None = None
     after: Adjective | None = None
+    possessor: NounPhrase | None = None  # de + a person: "the queen's cat"
+    relative: Relative | None = None
 
     def adjectives(self) -> tuple[Adjective, ...]:
-        """The adjectives in this phrase."""
+        """The adjectives in this phrase (not in its possessor or relative clause)."""
         return tuple(adj for adj in (self.before, self.after) if adj is not None)
+
+    def phrases(self) -> list[NounPhrase]:
+        """This phrase and every noun phrase inside it."""
+        inner = [self]
+        if self.possessor is not None:
+            inner += self.possessor.phrases()
+        if self.relative is not None and self.relative.obj is not None:
+            inner += self.relative.obj.phrases()
+        return inner
 
 
 def agree(adjective: Adjective, gender: str, plural: bool) -> str:
@@ -330,35 +341,54 @@ def french_noun_phrase(phrase: NounPhrase) -> list[str]:
     words.append(noun.fr_plural if phrase.plural else noun.fr)
     if phrase.after is not None:
         words.append(agree(phrase.after, noun.gender, phrase.plural))
+    if phrase.possessor is not None:
+        words += ["de", *french_noun_phrase(phrase.possessor)]
+    if phrase.relative is not None:
+        verb = phrase.relative.verb
+        words += ["qui", verb.fr_plural if phrase.plural else verb.fr]
+        if phrase.relative.obj is not None:
+            words += french_noun_phrase(phrase.relative.obj)
     return words
 
 
 def english_noun_phrase(phrase: NounPhrase) -> list[str]:
-    """The English words of ``phrase``: adjectives always before the noun (notebook 10)."""
-    words = [_ENGLISH_DETERMINERS[(phrase.determiner, phrase.plural)]]
+    """The English words of ``phrase``: adjectives before the noun, the possessor first (notebook 10).
+
+    ``the queen 's small black cat``, ``the kings ' cat``, ``the men 's cat``,
+    ``the cat that eats the apple``, ``the king who sleeps``.
+    """
+    noun = phrase.noun
+    if phrase.possessor is None:
+        words = [_ENGLISH_DETERMINERS[(phrase.determiner, phrase.plural)]]
+    else:  # the possessor takes the determiner's place: the queen 's cat
+        owner = phrase.possessor
+        owner_noun = owner.noun.en_plural if owner.plural else owner.noun.en
+        words = [*english_noun_phrase(owner), "'" if owner.plural and owner_noun.endswith("s") else "'s"]
     words += [adj.en for adj in phrase.adjectives()]  # size/age/beauty, then colour
-    words.append(phrase.noun.en_plural if phrase.plural else phrase.noun.en)
+    words.append(noun.en_plural if phrase.plural else noun.en)
+    if phrase.relative is not None:
+        verb = phrase.relative.verb
+        words += ["who" if noun.kind == "person" else "that", verb.en_plural if phrase.plural else verb.en]
+        if phrase.relative.obj is not None:
+            words += english_noun_phrase(phrase.relative.obj)
     return words
 
 
 def french_spelling(words: list[str]) -> list[str]:
     """Apply French elision, then contraction, to a list of words (notebook 10).
 
-    Elision: before a vowel, ``le``/``la`` become ``l'``, ``de`` becomes ``d'``
-    and ``ce`` becomes ``cet`` (``le homme`` -> ``l' homme``, ``près de un oiseau``
-    -> ``près d' un oiseau``). Contraction: ``de le`` -> ``du`` and
-    ``de les`` -> ``des`` (``près de le chat`` -> ``près du chat``), but
-    ``de l' homme`` stays as it is.
+    Elision: before a vowel, ``le``/``la`` become ``l'``, ``de``/``ne``/``que``
+    become ``d'``/``n'``/``qu'`` and ``ce`` becomes ``cet`` (``le homme`` ->
+    ``l' homme``, ``ne est`` -> ``n' est``, ``la a mangée`` -> ``l' a mangée``).
+    Contraction: ``de le`` -> ``du`` and ``de les`` -> ``des`` (``près de le chat``
+    -> ``près du chat``), but ``de l' homme`` stays as it is.
     """
+    elisions = {"le": "l'", "la": "l'", "de": "d'", "ne": "n'", "que": "qu'", "ce": "cet"}
     elided: list[str] = []
     for i, word in enumerate(words):
         next_word = words[i + 1] if i + 1 < len(words) else ""
-        if word in ("le", "la") and next_word.startswith(_FRENCH_VOWEL_STARTS):
-            word = "l'"
-        elif word == "de" and next_word.startswith(_FRENCH_VOWEL_STARTS):
-            word = "d'"
-        elif word == "ce" and next_word.startswith(_FRENCH_VOWEL_STARTS):
-            word = "cet"
+        if word in elisions and next_word.startswith(_FRENCH_VOWEL_STARTS):
+            word = elisions[word]
         elided.append(word)
 
     contracted: list[str] = []
@@ -385,123 +415,208 @@ def english_spelling(words: list[str]) -> list[str]:
 # Sentences
 # ---------------------------------------------------------------------------
 
+#: What a sentence may contain beyond a plain present-tense statement.
+PHENOMENA: tuple[str, ...] = ("negation", "question", "past", "pronoun", "relative", "possessive", "two_places")
+
+
+@dataclass(frozen=True)
+class Pronoun:
+    """A direct-object pronoun standing for a noun of this gender and number: le, la, les -> it, them."""
+
+    gender: str
+    plural: bool
+
 
 @dataclass(frozen=True)
 class Sentence:
-    """One sentence: what it is made of, and its text in both languages (notebook 10)."""
+    """One sentence: its text in both languages, and what it is made of (notebook 10)."""
 
     french: str
     english: str
     noun_adjectives: tuple[tuple[str, str], ...]  # (noun, adjective) pairs, French lemmas
     preposition_nouns: tuple[tuple[str, str], ...]  # (preposition, noun) pairs, French
+    phenomena: frozenset[str]  # the PHENOMENA it shows
 
-
-def _random_noun_phrase(rng: random.Random, noun: Noun) -> NounPhrase:
-    """A random noun phrase around ``noun``: number, determiner and adjectives."""
-    plural = rng.random() < 0.4
-    determiner = rng.choice(["the", "the", "this"] if plural else ["the", "the", "a", "this"])
-    allowed = adjectives_for(noun)
-    before_choices = [adj for adj in allowed if adj.before]
-    after_choices = [adj for adj in allowed if not adj.before]
-    before = rng.choice(before_choices) if rng.random() < 0.35 else None
-    after = rng.choice(after_choices) if rng.random() < 0.45 else None
-    # Two adjectives only with a colour after the noun, so that the English order
-    # (size/age/beauty before colour: "the small black cat") is always right.
-    if before is not None and after is not None and after.kind != "colour":
-        before = None
-    return NounPhrase(noun, plural, determiner, before, after)
+    @property
+    def length(self) -> int:
+        """The number of French words."""
+        return len(self.french.split())
 
 
 def build_sentence(
     subject: NounPhrase,
     verb: Verb,
-    obj: NounPhrase | None = None,
-    preposition: Preposition | None = None,
+    *,
+    obj: NounPhrase | Pronoun | None = None,
+    places: Sequence[tuple[Preposition, NounPhrase]] = (),
     predicate: Adjective | None = None,
+    past: bool = False,
+    negative: bool = False,
+    question: bool = False,
 ) -> Sentence:
-    """Assemble a sentence, apply the spelling rules, and record its combinations (notebook 10).
+    """Assemble a sentence, apply the spelling rules, and record what it is made of (notebook 10).
 
-    ``subject verb [preposition] [predicate] [obj]``, for example
-    ``build_sentence(NounPhrase(find_noun("chat"), False, "the"), BE,
-    preposition=find_preposition("à côté de"), obj=NounPhrase(find_noun("chien"), False, "the"))``
-    gives ``le chat est à côté du chien`` / ``the cat is next to the dog``.
+    French puts ``ne … pas`` around the verb (around ``avoir`` in the past), an object
+    pronoun before the verb, and asks with ``est-ce que``; English needs *do*
+    (``does not eat``, ``did the cat eat``) except with *be*, which inverts itself::
+
+        le chat ne la mange pas                      the cat does not eat it
+        est-ce que les chats ont dormi sous le lit ?  did the cats sleep under the bed ?
+        le chat de la reine n' est pas noir          the queen 's cat is not black
     """
-    french = french_noun_phrase(subject)
-    english = english_noun_phrase(subject)
-    french.append(verb.fr_plural if subject.plural else verb.fr)
-    english.append(verb.en_plural if subject.plural else verb.en)
-    if preposition is not None:
-        french += preposition.fr.split()
-        english += preposition.en.split()
-    if predicate is not None:
-        french.append(agree(predicate, subject.noun.gender, subject.plural))
-        english.append(predicate.en)
-    if obj is not None:
+    if past and verb is BE:
+        raise ValueError("the grammar has no past tense of être: use BE in the present")
+    if (obj is None) == verb.takes_object:
+        raise ValueError(f"{verb.fr!r} {'needs' if verb.takes_object else 'takes no'} object")
+    if (predicate is not None) != (verb is BE and not places):
+        raise ValueError("être takes either an adjective or a place; other verbs take no adjective")
+    plural = subject.plural
+    pronoun = obj if isinstance(obj, Pronoun) else None
+
+    # French: subject [ne] [pronoun] verb-or-avoir [pas] [participle] [object] [adjective] [places]
+    french = ["est-ce", "que"] if question else []
+    french += french_noun_phrase(subject)
+    french += ["ne"] if negative else []
+    french += [{"m": "le", "f": "la"}[pronoun.gender] if not pronoun.plural else "les"] if pronoun else []
+    if past:
+        french.append("ont" if plural else "a")
+        french += ["pas"] if negative else []
+        participle = verb.fr_participle
+        if pronoun is not None:  # the participle agrees with an object placed before it
+            participle += ("e" if pronoun.gender == "f" else "") + ("s" if pronoun.plural else "")
+        french.append(participle)
+    else:
+        french.append(verb.fr_plural if plural else verb.fr)
+        french += ["pas"] if negative else []
+
+    # English: [do] subject [not] verb [object] [adjective] [places]
+    english_subject = english_noun_phrase(subject)
+    if verb is BE:
+        be = "are" if plural else "is"
+        english = [be, *english_subject] if question else [*english_subject, be]
+        english += ["not"] if negative else []
+    elif question or negative:
+        do = "did" if past else "do" if plural else "does"
+        english = [do, *english_subject] if question else [*english_subject, do]
+        english += ["not"] if negative else []
+        english.append(verb.en_plural)  # the base form after do
+    else:
+        english = [*english_subject, verb.en_past if past else verb.en_plural if plural else verb.en]
+
+    if isinstance(obj, NounPhrase):
         french += french_noun_phrase(obj)
         english += english_noun_phrase(obj)
+    elif pronoun is not None:
+        english.append("them" if pronoun.plural else "it")
+    if predicate is not None:
+        french.append(agree(predicate, subject.noun.gender, plural))
+        english.append(predicate.en)
+    for preposition, place in places:
+        french += [*preposition.fr.split(), *french_noun_phrase(place)]
+        english += [*preposition.en.split(), *english_noun_phrase(place)]
+    if question:
+        french.append("?")
+        english.append("?")
 
-    noun_adjectives = [(subject.noun.fr, adj.fr_m) for adj in subject.adjectives()]
+    phrases = subject.phrases() + (obj.phrases() if isinstance(obj, NounPhrase) else [])
+    phrases += [p for _, place in places for p in place.phrases()]
+    noun_adjectives = [(p.noun.fr, adj.fr_m) for p in phrases for adj in p.adjectives()]
     if predicate is not None:
         noun_adjectives.append((subject.noun.fr, predicate.fr_m))
-    if obj is not None:
-        noun_adjectives += [(obj.noun.fr, adj.fr_m) for adj in obj.adjectives()]
-    preposition_nouns = []
-    if preposition is not None and obj is not None:
-        preposition_nouns.append((preposition.fr, obj.noun.fr))
-
+    phenomena = {name for name, present in [
+        ("negation", negative), ("question", question), ("past", past), ("pronoun", pronoun is not None),
+        ("relative", any(p.relative for p in phrases)), ("possessive", any(p.possessor for p in phrases)),
+        ("two_places", len(places) == 2)] if present}
     return Sentence(
         french=" ".join(french_spelling(french)),
         english=" ".join(english_spelling(english)),
         noun_adjectives=tuple(noun_adjectives),
-        preposition_nouns=tuple(preposition_nouns),
+        preposition_nouns=tuple((preposition.fr, place.noun.fr) for preposition, place in places),
+        phenomena=frozenset(phenomena),
     )
 
 
-def _random_sentence(rng: random.Random) -> Sentence:
-    """One random sentence, of one of four patterns.
+def _random_noun_phrase(rng: random.Random, noun: Noun, determiners: Sequence[str] = ("the", "the", "a", "this"),
+                        modifiers: bool = False) -> NounPhrase:
+    """A random noun phrase around ``noun``: number, determiner, adjectives, maybe a possessor or relative."""
+    plural = rng.random() < 0.4
+    determiner = rng.choice([d for d in determiners if not (plural and d == "a")] or ["the"])
+    allowed = adjectives_for(noun)
+    before = rng.choice([adj for adj in allowed if adj.before]) if rng.random() < 0.2 else None
+    after = rng.choice([adj for adj in allowed if not adj.before]) if rng.random() < 0.3 else None
+    # Two adjectives only with a colour after the noun, so that the English order
+    # (size/age/beauty before colour: "the small black cat") is always right.
+    if before is not None and after is not None and after.kind != "colour":
+        before = None
+    possessor = relative = None
+    if modifiers and rng.random() < 0.12:
+        owners = [n for n in PERSON_NOUNS if n.fr != noun.fr]
+        possessor = _random_noun_phrase(rng, rng.choice(owners))
+        determiner = "the"  # "the queen 's cat" is "le chat de la reine"; "un chat de la reine" is not it
+    elif modifiers and noun in ANIMATE_NOUNS and rng.random() < 0.12:
+        verb = rng.choice((SLEEP, *TRANSITIVE_VERBS))
+        obj = _random_object(rng, verb, noun) if verb.takes_object else None
+        relative = Relative(verb, obj)
+    return NounPhrase(noun, plural, determiner, before, after, possessor, relative)
 
-    1. where:   le chat noir est sous la table   -> the black cat is under the table
-    2. what:    les souris sont blanches          -> the mice are white
-    3. sleeps:  le vieil homme dort près du lit   -> the old man sleeps near the bed
-    4. does:    la reine mange une pomme rouge    -> the queen eats a red apple
-    """
-    pattern = rng.choice(["where", "where", "what", "sleeps", "does", "does"])
 
-    if pattern == "where":
-        subject = _random_noun_phrase(rng, rng.choice(NOUNS))
+def _random_object(rng: random.Random, verb: Verb, subject: Noun, determiners: Sequence[str] = ("the", "the", "a", "this"),
+                   modifiers: bool = False) -> NounPhrase:
+    """An object for ``verb``: food for ``mange``, anything else for ``voit`` and ``aime``."""
+    choices = FOOD_NOUNS if verb is EAT else NOUNS
+    return _random_noun_phrase(rng, rng.choice([n for n in choices if n.fr != subject.fr]), determiners, modifiers)
+
+
+def _random_places(rng: random.Random, subject: Noun, n: int) -> list[tuple[Preposition, NounPhrase]]:
+    places = []
+    for _ in range(n):
         preposition = rng.choice(PREPOSITIONS)
-        object_nouns = [noun for noun in objects_of(preposition) if noun.fr != subject.noun.fr]
-        obj = _random_noun_phrase(rng, rng.choice(object_nouns))
-        return build_sentence(subject, BE, obj=obj, preposition=preposition)
+        nouns = [noun for noun in objects_of(preposition) if noun.fr != subject.fr]
+        places.append((preposition, _random_noun_phrase(rng, rng.choice(nouns))))
+    return places
 
-    if pattern == "what":
+
+def _random_sentence(rng: random.Random) -> Sentence:
+    """One random sentence: a pattern, then each phenomenon drawn independently.
+
+    1. where:   le chat noir est sous la table          -> the black cat is under the table
+    2. what:    les souris ne sont pas blanches          -> the mice are not white
+    3. sleeps:  est-ce que le vieil homme a dormi ?      -> did the old man sleep ?
+    4. does:    le chat de la reine la mange             -> the queen 's cat eats it
+    """
+    pattern = rng.choice(["where", "where", "what", "sleeps", "does", "does", "does"])
+    negative, question = rng.random() < 0.25, rng.random() < 0.25
+    past = pattern in ("sleeps", "does") and rng.random() < 0.3
+    # "ne mange pas une pomme" is not French ("pas de pomme"): no "a" in a negated object
+    object_determiners = ("the", "the", "this") if negative else ("the", "the", "a", "this")
+
+    if pattern in ("where", "what"):
         noun = rng.choice(NOUNS)
-        subject = _random_noun_phrase(rng, noun)
+        subject = _random_noun_phrase(rng, noun, modifiers=True)
+        if pattern == "where":
+            places = _random_places(rng, noun, 2 if rng.random() < 0.15 else 1)
+            return build_sentence(subject, BE, places=places, negative=negative, question=question)
         # No "the old cat is young": the predicate is of a kind the subject lacks.
         kinds_used = {adj.kind for adj in subject.adjectives()}
         predicates = [adj for adj in adjectives_for(noun) if adj.kind not in kinds_used]
         if not predicates:  # e.g. "la petite pomme rouge": keep the noun, drop its adjectives
-            subject = NounPhrase(noun, subject.plural, subject.determiner)
+            subject = NounPhrase(noun, subject.plural, subject.determiner, possessor=subject.possessor)
             predicates = list(adjectives_for(noun))
-        predicate = rng.choice(predicates)
-        return build_sentence(subject, BE, predicate=predicate)
+        return build_sentence(subject, BE, predicate=rng.choice(predicates), negative=negative, question=question)
 
-    subject = _random_noun_phrase(rng, rng.choice(ANIMATE_NOUNS))
+    subject = _random_noun_phrase(rng, rng.choice(ANIMATE_NOUNS), modifiers=True)
     if pattern == "sleeps":
-        if rng.random() < 0.5:
-            return build_sentence(subject, SLEEP)
-        preposition = rng.choice(PREPOSITIONS)
-        object_nouns = [noun for noun in objects_of(preposition) if noun.fr != subject.noun.fr]
-        obj = _random_noun_phrase(rng, rng.choice(object_nouns))
-        return build_sentence(subject, SLEEP, obj=obj, preposition=preposition)
+        places = _random_places(rng, subject.noun, rng.choice([0, 1, 1, 1, 2]))
+        return build_sentence(subject, SLEEP, places=places, past=past, negative=negative, question=question)
 
     verb = rng.choice(TRANSITIVE_VERBS)
-    if verb.fr == "mange":
-        object_nouns = [noun for noun in FOOD_NOUNS if noun.fr != subject.noun.fr]
+    if verb is EAT and rng.random() < 0.35:
+        food = rng.choice(FOOD_NOUNS)
+        obj: NounPhrase | Pronoun = Pronoun(food.gender, rng.random() < 0.4)
     else:
-        object_nouns = [noun for noun in NOUNS if noun.fr != subject.noun.fr]
-    obj = _random_noun_phrase(rng, rng.choice(object_nouns))
-    return build_sentence(subject, verb, obj=obj)
+        obj = _random_object(rng, verb, subject.noun, object_determiners, modifiers=not subject.relative)
+    places = _random_places(rng, subject.noun, 1) if rng.random() < 0.1 else []
+    return build_sentence(subject, verb, obj=obj, places=places, past=past, negative=negative, question=question)
 
 
 def generate_sentences(n: int, seed: int) -> list[Sentence]:
@@ -521,6 +636,15 @@ def generate_pairs(n: int, seed: int) -> list[tuple[str, str]]:
 # Train / validation / test splits
 # ---------------------------------------------------------------------------
 
+#: Pairs of phenomena that never meet in training (test_compositions holds them).
+HELD_OUT_COMPOSITIONS: tuple[frozenset[str], ...] = (
+    frozenset({"question", "relative"}),
+    frozenset({"negation", "possessive"}),
+    frozenset({"past", "pronoun", "negation"}),
+)
+#: Training and validation sentences have at most this many French words; test_longer has more.
+MAX_TRAIN_LENGTH: int = 15
+
 
 def all_noun_adjective_combinations() -> list[tuple[str, str]]:
     """Every (noun, adjective) pair the grammar can make, as French lemmas (notebook 10)."""
@@ -533,7 +657,7 @@ def all_preposition_noun_combinations() -> list[tuple[str, str]]:
 
 
 def held_out_combinations(seed: int = CORPUS_SEED) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-    """The combinations that never occur in training: 10% of each kind, chosen by ``seed`` (notebook 10).
+    """The word combinations that never occur in training: 10% of each kind, chosen by ``seed`` (notebook 10).
 
     Returns ``(noun_adjectives, preposition_nouns)``, for example
     ``{("cheval", "noir"), ...}`` and ``{("sous", "lit"), ...}``.
@@ -546,73 +670,83 @@ def held_out_combinations(seed: int = CORPUS_SEED) -> tuple[set[tuple[str, str]]
     return set(held_noun_adjectives), set(held_preposition_nouns)
 
 
-def make_sentence_splits(
-    seed: int = CORPUS_SEED,
-    n_train: int = N_TRAIN,
-    n_validation: int = N_VALIDATION,
-    n_test: int = N_TEST,
-) -> dict[str, list[Sentence]]:
-    """Build the train, validation and test splits; no French sentence is in two splits (notebook 10).
+def split_of(sentence: Sentence, seed: int = CORPUS_SEED) -> str:
+    """Where a sentence belongs: ``train`` (or validation), or the one test split it was kept out for.
 
-    - test: sentences with at least one held-out combination (see
-      ``held_out_combinations``), so a model must generalise to combinations of
-      words it never saw together;
-    - train and validation: sentences with no held-out combination; validation is
-      made of sentences that are not in train.
+    A sentence is kept out for one reason at a time: a held-out word combination
+    (``test_combinations``), else a held-out pair of phenomena (``test_compositions``),
+    else more than :data:`MAX_TRAIN_LENGTH` words (``test_longer``); a sentence with
+    two reasons is not used at all (``"none"``).
     """
     held_noun_adjectives, held_preposition_nouns = held_out_combinations(seed)
+    reasons = []
+    if any(c in held_noun_adjectives for c in sentence.noun_adjectives) or any(
+            c in held_preposition_nouns for c in sentence.preposition_nouns):
+        reasons.append("test_combinations")
+    if any(pair <= sentence.phenomena for pair in HELD_OUT_COMPOSITIONS):
+        reasons.append("test_compositions")
+    if sentence.length > MAX_TRAIN_LENGTH:
+        reasons.append("test_longer")
+    return "train" if not reasons else reasons[0] if len(reasons) == 1 else "none"
+
+
+def make_sentence_splits(seed: int = CORPUS_SEED, sizes: dict[str, int] | None = None) -> dict[str, list[Sentence]]:
+    """Build every split of :data:`SIZES`; no French sentence is in two splits (notebook 10).
+
+    ``train`` and ``validation`` share the words, combinations, phenomena pairs and
+    lengths of training; each test split differs from them in exactly one way
+    (:func:`split_of`).
+    """
+    sizes = dict(SIZES if sizes is None else sizes)
     rng = random.Random(seed)
     seen: set[str] = set()
-    in_distribution: list[Sentence] = []  # train, then validation
-    test: list[Sentence] = []
-    while len(in_distribution) < n_train + n_validation or len(test) < n_test:
+    splits: dict[str, list[Sentence]] = {split: [] for split in SPLITS}
+    in_distribution = sizes["train"] + sizes["validation"]
+    while any(len(splits[s]) < sizes[s] for s in SPLITS if s not in ("train", "validation")) or \
+            len(splits["train"]) + len(splits["validation"]) < in_distribution:
         sentence = _random_sentence(rng)
         if sentence.french in seen:
             continue
         seen.add(sentence.french)
-        is_held_out = any(c in held_noun_adjectives for c in sentence.noun_adjectives) or any(
-            c in held_preposition_nouns for c in sentence.preposition_nouns
-        )
-        if is_held_out and len(test) < n_test:
-            test.append(sentence)
-        elif not is_held_out and len(in_distribution) < n_train + n_validation:
-            in_distribution.append(sentence)
-    return {
-        "train": in_distribution[:n_train],
-        "validation": in_distribution[n_train:],
-        "test": test,
-    }
+        split = split_of(sentence, seed)
+        if split == "train":
+            split = "train" if len(splits["train"]) < sizes["train"] else "validation"
+        if split in splits and len(splits[split]) < sizes[split]:
+            splits[split].append(sentence)
+    return splits
 
 
-def make_splits(
-    seed: int = CORPUS_SEED,
-    n_train: int = N_TRAIN,
-    n_validation: int = N_VALIDATION,
-    n_test: int = N_TEST,
-) -> dict[str, list[tuple[str, str]]]:
-    """The (french, english) pairs of each split, as written to ``data/fr_en_pairs.tsv`` (notebook 10)."""
-    splits = make_sentence_splits(seed, n_train, n_validation, n_test)
-    return {split: [(s.french, s.english) for s in sentences] for split, sentences in splits.items()}
+def make_splits(seed: int = CORPUS_SEED, sizes: dict[str, int] | None = None) -> dict[str, list[Sentence]]:
+    """The sentences of each split, as written to ``data/fr_en_pairs.tsv`` (notebook 10)."""
+    return make_sentence_splits(seed, sizes)
 
 
-def write_pairs_tsv(path: Path, splits: dict[str, list[tuple[str, str]]]) -> None:
-    """Write ``splits`` to ``path`` as ``split<TAB>french<TAB>english`` lines, with a header (notebook 10)."""
+def write_pairs_tsv(path: Path, splits: dict[str, list[Sentence]]) -> None:
+    """Write ``splits`` to ``path`` as ``split<TAB>french<TAB>english<TAB>phenomena`` lines (notebook 10)."""
     with open(path, "w", encoding="utf-8", newline="") as file:
-        file.write("split\tfrench\tenglish\n")
+        file.write("split\tfrench\tenglish\tphenomena\n")
         for split in SPLITS:
-            for french, english in splits[split]:
-                file.write(f"{split}\t{french}\t{english}\n")
+            for s in splits[split]:
+                file.write(f"{split}\t{s.french}\t{s.english}\t{','.join(sorted(s.phenomena))}\n")
 
 
-def load_pairs(split: str, path: Path = PAIRS_PATH) -> list[tuple[str, str]]:
-    """The (french, english) pairs of one split of the corpus: "train", "validation" or "test" (notebook 10)."""
+def _rows(split: str, path: Path) -> list[dict[str, str]]:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}: choose one of {', '.join(repr(s) for s in SPLITS)}")
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `make data` to generate it")
     with open(path, encoding="utf-8", newline="") as file:
-        rows = csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return [(row["french"], row["english"]) for row in rows if row["split"] == split]
+        return [row for row in csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE) if row["split"] == split]
+
+
+def load_pairs(split: str, path: Path = PAIRS_PATH) -> list[tuple[str, str]]:
+    """The (french, english) pairs of one split of the corpus (see :data:`SPLITS`) (notebook 10)."""
+    return [(row["french"], row["english"]) for row in _rows(split, path)]
+
+
+def load_phenomena(split: str, path: Path = PAIRS_PATH) -> list[frozenset[str]]:
+    """The :data:`PHENOMENA` of each pair of ``load_pairs(split)``, in the same order (notebook 10)."""
+    return [frozenset(filter(None, row["phenomena"].split(","))) for row in _rows(split, path)]
 
 
 # ---------------------------------------------------------------------------
@@ -648,6 +782,16 @@ _FUNCTION_WORDS: dict[str, str] = {
     "sur": "on",
     "sous": "under",
     "dans": "in",
+    "ne": "not",
+    "n'": "not",
+    "pas": "not",
+    "est-ce": "is it",
+    "que": "that",
+    "qu'": "that",
+    "qui": "who",
+    "a": "has",
+    "ont": "have",
+    "?": "?",
 }
 
 
@@ -670,4 +814,7 @@ def word_by_word_dictionary() -> dict[str, str]:
     for verb in VERBS:
         dictionary.setdefault(verb.fr, verb.en)
         dictionary.setdefault(verb.fr_plural, verb.en_plural)
+        for ending in ("", "e", "s", "es"):  # mangé, mangée, mangés, mangées -> ate
+            if verb.fr_participle:
+                dictionary.setdefault(verb.fr_participle + ending, verb.en_past)
     return dictionary

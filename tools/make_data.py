@@ -35,6 +35,7 @@ if str(REPO_ROOT) not in sys.path:  # so that `python tools/make_data.py` finds 
     sys.path.insert(0, str(REPO_ROOT))
 
 from helpers import corpus  # noqa: E402
+from helpers.rule_translator import rule_translate  # noqa: E402
 from helpers.paths import DATA_DIR  # noqa: E402
 
 PAIRS_NAME = "fr_en_pairs.tsv"
@@ -72,7 +73,7 @@ def make_prose(out_dir: Path) -> Path:
 
 
 def print_stats(pairs_path: Path) -> None:
-    """Print the corpus sizes, vocabularies and the word-by-word baseline on test."""
+    """Print the corpus sizes, vocabularies and the two baselines on every split."""
     splits = {split: corpus.load_pairs(split, pairs_path) for split in corpus.SPLITS}
     for split, pairs in splits.items():
         print(f"{split}: {len(pairs)} pairs")
@@ -84,11 +85,12 @@ def print_stats(pairs_path: Path) -> None:
     lengths = [len(text.split()) for pair in all_pairs for text in pair]
     print(f"longest sentence: {max(lengths)} words")
 
-    # The word-by-word baseline: look every French word up, keep the order.
+    # The baselines: look every French word up and keep the order; or the hand-written rules.
     dictionary = corpus.word_by_word_dictionary()
     for split, pairs in splits.items():
         correct = sum(" ".join(dictionary[w] for w in french.split()) == english for french, english in pairs)
-        print(f"word-by-word exact match on {split}: {correct}/{len(pairs)} = {correct / len(pairs):.1%}")
+        rules = sum(rule_translate(french) == english for french, english in pairs)
+        print(f"{split}: word-by-word exact match {correct / len(pairs):.1%}, rule translator {rules / len(pairs):.1%}")
 
 
 def main(argv: list[str] | None = None) -> None:

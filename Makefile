@@ -17,7 +17,7 @@ NBVAL := -p tests.nbval_settings --nbval --nbval-current-env --nbval-sanitize-wi
 # make OpenMP's threads spin in each other's way, and a notebook then runs many times slower.
 workers = $(shell $(PY) -c "import os; print(max(1, os.cpu_count() // $(1)))")
 
-.PHONY: lab test test-portable test-grading test-browser grade release execute data bench clean
+.PHONY: lab test test-portable test-grading test-browser grade release execute data pretrain bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ execute: $(STAMP)
 # Regenerate the generated files in data/ (see data/README.md).
 data: $(STAMP)
 	$(PY) tools/make_data.py
+
+# Pretrain the course's base model into data/base_model/ (about 50 minutes on 2 cores;
+# `$(PY) tools/pretrain.py --device cuda` on a GPU).
+pretrain: $(STAMP)
+	$(PY) tools/pretrain.py --threads 2
 
 # Speed benchmarks: print ratios, never fail on a number.
 bench: $(STAMP)

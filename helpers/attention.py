@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -180,9 +181,13 @@ class MultiHeadAttention(nn.Module):
     ``x`` ``(B, T, d_model)`` → ``(B, T, d_model)``. Each head works in
     ``head_dim = d_model // n_heads`` dimensions; the heads' outputs are
     concatenated along the last axis and mixed by ``out_proj``. Causal by
-    default. ``dropout`` is applied to the attention weights. After each call,
-    ``last_weights`` holds the attention weights ``(B, n_heads, T, T_total)``
-    (before dropout), for plotting.
+    default. ``dropout`` is applied to the attention weights.
+
+    By default the attention itself runs in PyTorch's fused kernel,
+    ``F.scaled_dot_product_attention`` (the same maths as notebook 04's, much
+    faster; a test proves them equal). With ``keep_weights = True`` it is computed
+    step by step instead, and after each call ``last_weights`` holds the attention
+    weights ``(B, n_heads, T, T_total)`` (before dropout), for plotting.
 
     With a :class:`KVCache`, ``x`` holds only the NEW tokens: their keys and
     values are appended to the cache, and their queries attend to every cached
@@ -205,6 +210,7 @@ class MultiHeadAttention(nn.Module):
         self.W_value = nn.Linear(d_model, d_model, bias=qkv_bias)
         self.out_proj = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
+        self.keep_weights = False
         self.last_weights: Tensor | None = None
 
     def forward(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
@@ -219,9 +225,13 @@ class MultiHeadAttention(nn.Module):
             k, v = kv_cache.append(k, v)  # (B, n_heads, past + T, head_dim)
         # The new queries sit at absolute positions past .. past + T - 1.
         mask = causal_mask(T, device=x.device, past=past) if self.causal else None  # (T, past + T)
-        weights = attention_weights(q, k, mask)  # (B, n_heads, T, past + T)
-        self.last_weights = weights.detach()
-        out = self.dropout(weights) @ v  # (B, n_heads, T, head_dim)
+        if self.keep_weights:
+            weights = attention_weights(q, k, mask)  # (B, n_heads, T, past + T)
+            self.last_weights = weights.detach()
+            out = self.dropout(weights) @ v  # (B, n_heads, T, head_dim)
+        else:
+            dropout = self.dropout.p if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)  # (B, n_heads, T, head_dim)
         out = out.transpose(1, 2).contiguous().view(B, T, d_model)  # (B, T, n_heads, head_dim) -> concatenated
         return self.out_proj(out)
 

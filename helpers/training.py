@@ -140,14 +140,18 @@ def evaluate(
     loss_fn: Callable[[nn.Module, Tensor, Tensor], Tensor] = language_model_loss,
     max_batches: int | None = None,
 ) -> float:
-    """The mean loss over the batches of ``loader`` (the first ``max_batches``), in eval mode (notebook 10)."""
+    """The mean loss over the batches of ``loader`` (the first ``max_batches``), in eval mode (notebook 10).
+
+    The batches go to the device the model's weights are on.
+    """
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     losses = []
     for i, (inputs, targets) in enumerate(loader):
         if max_batches is not None and i >= max_batches:
             break
-        losses.append(float(loss_fn(model, inputs, targets)))
+        losses.append(float(loss_fn(model, inputs.to(device), targets.to(device))))
     model.train(was_training)
     if not losses:
         raise ValueError("the loader gave no batch to evaluate on")
@@ -241,6 +245,7 @@ def train(
     optimizer: torch.optim.Optimizer | None = None,
     start_step: int = 0,
     stop_step: int | None = None,
+    mixed_precision: bool = False,
 ) -> History:
     """Train ``model`` up to step ``steps`` with AdamW; return the :class:`History` (notebook 10).
 
@@ -251,6 +256,11 @@ def train(
     recorded. ``seed`` fixes dropout and, for loaders without their own
     generator, the shuffling; the caller's random state is left as it was, and
     the model is put back in the mode (train or eval) it came in.
+
+    The batches go to the device the model's weights are on (``model.to("cuda")``
+    trains on a GPU). With ``mixed_precision`` the forward pass runs in bfloat16
+    where that is safe (``torch.autocast``), about twice as fast on recent CPUs and
+    GPUs; the weights and their updates stay float32.
 
     ``stop_step`` ends the run early (the schedule still spans ``steps``), e.g. to
     save a checkpoint (:func:`helpers.model.save_checkpoint`) with the optimizer;
@@ -264,6 +274,7 @@ def train(
     optimizer = optimizer or make_optimizer(model, lr, weight_decay)
     history = History()
     was_training = model.training
+    device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         batches = _forever(train_loader)
@@ -274,9 +285,10 @@ def train(
         for step in bar:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, steps=steps, lr=lr, warmup_steps=warmup_steps)
-            inputs, targets = next(batches)
+            inputs, targets = (tensor.to(device) for tensor in next(batches))
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model, inputs, targets)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision):
+                loss = loss_fn(model, inputs, targets)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             optimizer.step()

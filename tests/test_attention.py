@@ -157,7 +157,9 @@ def test_list_of_heads_equals_batched_heads(causal):
 def test_the_last_attention_weights_are_kept_for_plotting():
     torch.manual_seed(7)
     mha = MultiHeadAttention(8, 2)
-    assert mha.last_weights is None
+    mha(torch.randn(1, 5, 8))
+    assert mha.last_weights is None  # the fused kernel keeps no weights
+    mha.keep_weights = True
     mha(torch.randn(1, 5, 8))
     w = mha.last_weights
     assert not w.requires_grad
@@ -250,3 +252,19 @@ def test_split_heads_gives_each_head_a_slice_of_the_features():
     heads = split_heads(x, 3)
     assert heads.shape == (2, 3, 3, 2)
     assert torch.equal(heads[1, 2, 0], x[1, 0, 4:6])  # batch 1, head 2, token 0: features 4..5
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_the_fused_kernel_and_the_step_by_step_attention_agree(causal):
+    torch.manual_seed(12)
+    mha = MultiHeadAttention(12, 3, qkv_bias=True, causal=causal).eval()
+    x = torch.randn(2, 7, 12)
+    fused = mha(x)
+    mha.keep_weights = True
+    assert torch.allclose(mha(x), fused, atol=1e-6)
+    cache_fused, cache_manual = KVCache(), KVCache()
+    mha.keep_weights = False
+    steps_fused = torch.cat([mha(x[:, t : t + 1], kv_cache=cache_fused) for t in range(7)], dim=1)
+    mha.keep_weights = True
+    steps_manual = torch.cat([mha(x[:, t : t + 1], kv_cache=cache_manual) for t in range(7)], dim=1)
+    assert torch.allclose(steps_fused, steps_manual, atol=1e-6)

@@ -179,3 +179,13 @@ def test_training_leaves_the_random_state_and_the_mode_as_they_were():
     torch.manual_seed(5)
     train(model, make_loader(dataset, 8), steps=2, lr=1e-2, progress=False)
     assert torch.equal(torch.rand(3), expected) and not model.training
+
+
+def test_mixed_precision_training_learns_too():
+    torch.manual_seed(0)
+    dataset = NextTokenDataset([0, 1, 2, 3, 4, 5, 6, 7] * 21, context_length=8, stride=1)
+    model = GPT(tiny_config(8))
+    history = train(model, make_loader(dataset, 16), steps=40, lr=1e-2, warmup_steps=4, progress=False,
+                    mixed_precision=True)
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # only the forward pass is bfloat16

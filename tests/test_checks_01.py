@@ -58,3 +58,15 @@ def test_check_translate_marking_unknown_catches_wrong_brackets_and_no_tokenize(
     for wrong in (parens, no_lower):
         with pytest.raises(WrongAnswer):
             checks.check_translate_marking_unknown(wrong)
+
+
+def test_an_answer_that_is_the_librarys_tokenize_passes_with_a_note(capsys):
+    from helpers.checks.ch01_translate import check_tokenize
+    from helpers.translate import tokenize
+
+    def my_tokenize(text):
+        return tokenize(text)
+
+    check_tokenize(my_tokenize)
+    out = capsys.readouterr().out
+    assert "✅ Exercise 1.1" in out and "calls helpers.translate.tokenize, which this exercise re-creates" in out

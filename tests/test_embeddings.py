@@ -25,9 +25,9 @@ SEED = "Thou shalt not make a machine in the likeness of a human mind".lower().s
 
 @pytest.fixture(scope="module")
 def small_model():
-    """A small model: 5,000 French sentences, 16 dimensions, 3 epochs (a few seconds)."""
-    french = [fr for fr, _ in load_pairs("train")[:5000]]
-    return train_word2vec(french, dim=16, epochs=3, batch_size=1024, lr=0.03, seed=0)
+    """Notebook 07's model: the 40,000 French training sentences, 32 dimensions, 2 epochs (a few seconds)."""
+    french = [fr for fr, _ in load_pairs("train")]
+    return train_word2vec(french, dim=32, window=2, n_negatives=5, epochs=2, batch_size=4096, lr=0.03, seed=0)
 
 
 def test_sliding_window_rows_of_the_seed_sentence():
@@ -77,8 +77,7 @@ def test_gendered_analogies_land_in_the_top_3(small_model):
 
     Top 3, not top 1: roi, père and garçon appear in exactly the same contexts in the
     corpus, so the model learns "feminine person" but cannot tell a queen from a mother.
-    With seed 0 the top 3 are exactly reine, fille and mère; with seeds 0-3 the expected
-    word is always in the top 3 (seed 2 once lets the adjective heureuse in).
+    With seed 0 the top 3 are exactly mère, reine and fille for all three questions.
     """
     model, _ = small_model
     feminine_people = {"reine", "fille", "mère", "femme"}

@@ -17,7 +17,7 @@ import pytest
 from helpers.checks import all_exercises
 from tests.notebook_tools import EXERCISE_HEADING, REPO_ROOT, SOLUTIONS, STUDENT, check_calls, errors, run_notebook
 from tools import release
-from tools.execute import KERNELSPEC
+from tools.execute import KERNELSPEC, run
 
 NOT_SOLVED = "is not solved yet"
 
@@ -86,3 +86,39 @@ def test_nbval_still_reports_the_exercise_and_its_message(tmp_path: Path):
     report = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
     assert report.returncode == 1 and "3 failed" in report.stdout, report.stdout[-2000:]
     assert "Exercise 1.1 (Split a sentence into tokens) is not solved yet" in report.stdout
+
+
+# A plausible wrong answer to the first exercise of each notebook (the body of its solution region).
+WRONG_FIRST_ANSWERS = {
+    "01": "return text.split(' ')",
+    "02": "return abs(len(a) - len(b))",
+    "03": "vector = torch.zeros(len(vocabulary) + 1)\nvector[vocabulary.index(word)] = 1.0\nreturn vector",
+    "04": "return torch.exp(beta * x) / torch.exp(beta * x).sum(dim=-1, keepdim=True)",
+    "05": "return x @ weight.T",
+    "06": "return {pair: 1 for pair in zip(ids, ids[1:])}",
+    "07": "return [(tuple(tokens[s : s + context_size]), tokens[s + context_size - 1])\n"
+          "        for s in range(len(tokens) - context_size)]",
+    "08": "return (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + eps) * scale + shift",
+    "09": "return logits[:, 0, :].argmax(dim=-1)",
+    "10": "starts = range(0, len(ids) - context_length, stride)\n"
+          "windows = torch.tensor([ids[s : s + context_length] for s in starts])\nreturn windows, windows",
+    "11": "return torch.softmax(logits * temperature, dim=-1)",
+}
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_a_wrong_first_answer_costs_only_the_first_exercise(path: Path):
+    """Later exercises build on the library's version, not on the learner's answer to exercise N.1."""
+    notebook = nbformat.read(path, as_version=4)
+    cells = notebook.cells
+    checks = [i for i, c in enumerate(cells) if check_calls(c)]
+    answer = next(c for c in cells if c.cell_type == "code" and release.BEGIN in c.source)
+    before, rest = answer.source.split(release.BEGIN, 1)
+    indent = before.rsplit("\n", 1)[-1]
+    wrong = "\n".join(indent + line for line in WRONG_FIRST_ANSWERS[path.name[:2]].splitlines())
+    answer.source = before.rsplit("\n", 1)[0] + "\n" + wrong + rest.split(release.END, 1)[1]
+    notebook.cells = cells[: checks[-1] + 1]  # up to the last check: what follows trains and measures
+    run(notebook, path.parent, allow_errors=True, timeout=600)
+    failing = [i for i, c in enumerate(notebook.cells) if errors(c)]
+    assert failing == [checks[0]], f"cells that failed: {failing}; the first check is cell {checks[0]}"
+    assert errors(notebook.cells[checks[0]])[0]["ename"] == "WrongAnswer"

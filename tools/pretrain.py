@@ -3,6 +3,7 @@
     python tools/pretrain.py                     # the committed model: about 40 minutes on 2 cores
     python tools/pretrain.py --device cuda       # the same run on a GPU
     python tools/pretrain.py --steps 50 --out /tmp/try   # a quick trial
+    python tools/pretrain.py --stop-step 250 --out /tmp/check   # the committed run's first 250 steps
 
 1. Train the course's BPE tokenizer (``helpers.bpe.train_bpe_fast``, 4,096 tokens)
    on ``data/novels/train.txt``.
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or mps")
     parser.add_argument("--threads", type=int, default=2, help="torch threads on the CPU")
     parser.add_argument("--out", type=Path, default=BASE_MODEL_DIR)
+    parser.add_argument("--stop-step", type=int, default=None,
+                        help="stop after this step of the same schedule: its losses must equal the committed log's")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     settings = {**TRAINING, "steps": args.steps, "warmup_steps": min(TRAINING["warmup_steps"], args.steps // 10)}
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         model, make_loader(train_set, settings["batch_size"], seed=SEED), make_loader(val_set, 32, shuffle=False),
         steps=settings["steps"], lr=settings["lr"], warmup_steps=settings["warmup_steps"],
         weight_decay=settings["weight_decay"], eval_every=settings["eval_every"], seed=SEED, mixed_precision=True,
+        stop_step=args.stop_step,
     )
     minutes = (time.perf_counter() - started) / 60
     for step, tr, va in zip(history.eval_steps, history.eval_train_loss, history.val_loss):

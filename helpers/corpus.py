@@ -690,8 +690,9 @@ def split_of(sentence: Sentence, seed: int = CORPUS_SEED) -> str:
     return "train" if not reasons else reasons[0] if len(reasons) == 1 else "none"
 
 
-def make_sentence_splits(seed: int = CORPUS_SEED, sizes: dict[str, int] | None = None) -> dict[str, list[Sentence]]:
-    """Build every split of :data:`SIZES`; no French sentence is in two splits (notebook 10).
+def make_splits(seed: int = CORPUS_SEED, sizes: dict[str, int] | None = None) -> dict[str, list[Sentence]]:
+    """The sentences of every split of :data:`SIZES`, as written to ``data/fr_en_pairs.tsv``;
+    no French sentence is in two splits (notebook 10).
 
     ``train`` and ``validation`` share the words, combinations, phenomena pairs and
     lengths of training; each test split differs from them in exactly one way
@@ -714,11 +715,6 @@ def make_sentence_splits(seed: int = CORPUS_SEED, sizes: dict[str, int] | None =
         if split in splits and len(splits[split]) < sizes[split]:
             splits[split].append(sentence)
     return splits
-
-
-def make_splits(seed: int = CORPUS_SEED, sizes: dict[str, int] | None = None) -> dict[str, list[Sentence]]:
-    """The sentences of each split, as written to ``data/fr_en_pairs.tsv`` (notebook 10)."""
-    return make_sentence_splits(seed, sizes)
 
 
 def write_pairs_tsv(path: Path, splits: dict[str, list[Sentence]]) -> None:

@@ -204,7 +204,7 @@ SMALL = {"train": 3000, "validation": 200, "test_combinations": 200, "test_compo
 
 @pytest.fixture(scope="module")
 def small_splits() -> dict:
-    return corpus.make_sentence_splits(sizes=SMALL)
+    return corpus.make_splits(sizes=SMALL)
 
 
 def test_each_test_split_differs_from_training_in_exactly_one_way(small_splits) -> None:

@@ -19,7 +19,7 @@ def show(obj: object) -> None:
     """Display the source of a function or class, syntax-highlighted, under the file it lives in."""
     try:
         source = inspect.getsource(obj)
-        path = Path(inspect.getsourcefile(obj)).resolve()
+        path = Path(inspect.getsourcefile(inspect.unwrap(obj))).resolve()  # the function under a decorator
     except (TypeError, OSError) as error:
         raise TypeError(f"show() displays the source of a function or class, got {obj!r}") from error
     where = path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path.name

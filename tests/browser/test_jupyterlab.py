@@ -71,13 +71,23 @@ def test_run_all_on_the_student_notebook_shows_the_not_solved_message(lab, brows
                 if "news" in e.text.lower()], "the 'Jupyter news' pop-up is showing"
 
 
+def loaded_images(driver: WebDriver) -> list[WebElement]:
+    """The notebook's images that the browser has decoded, each scrolled into view first.
+
+    JupyterLab draws cells far below the view lazily, so an image there loads only once shown.
+    """
+    loaded = []
+    for img in driver.find_elements(By.CSS_SELECTOR, ".jp-RenderedImage img"):
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", img)
+        if driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img):
+            loaded.append(img)
+    return loaded
+
+
 def test_a_solution_notebook_shows_its_figures_and_no_error(lab, browser):
     open_notebook(browser, lab, SOLUTION_01)
-    images = WebDriverWait(browser, 30).until(lambda d: [
-        img for img in d.find_elements(By.CSS_SELECTOR, ".jp-RenderedImage img")
-        if d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", img)
-    ] or None)
-    assert len(images) == 2, "notebook 01 saves two figures"
+    WebDriverWait(browser, 30).until(lambda d: len(loaded_images(d)) == 2, "notebook 01 saves two figures; "
+                                     "the browser did not show both within 30 s")
     assert not browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
 
 

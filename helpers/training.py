@@ -94,6 +94,20 @@ def make_loader(
     )
 
 
+def pad_pairs(batch: Sequence[tuple[Tensor, Tensor]], pad_id: int) -> tuple[Tensor, Tensor]:
+    """Right-pad (inputs, targets) pairs of different lengths to one (B, longest) pair (notebooks 10, 13).
+
+    Inputs are padded with ``pad_id``; targets with :data:`IGNORE_INDEX`, so the loss skips the padding.
+    """
+    length = max(len(inputs) for inputs, _ in batch)
+    inputs = torch.full((len(batch), length), pad_id, dtype=torch.long)
+    targets = torch.full((len(batch), length), IGNORE_INDEX, dtype=torch.long)
+    for row, (x, y) in enumerate(batch):
+        inputs[row, : len(x)] = x
+        targets[row, : len(y)] = y
+    return inputs, targets
+
+
 # ---------------------------------------------------------------------------
 # The loss
 # ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from helpers.generation import generate
 from helpers.model import GPT
-from helpers.training import IGNORE_INDEX
+from helpers.training import IGNORE_INDEX, pad_pairs
 from helpers.translate import UnknownWordError
 
 PAD, SEP, EOS = "<pad>", "<sep>", "<eos>"
@@ -107,13 +107,7 @@ class TranslationDataset(Dataset):
 
     def collate(self, batch: Sequence[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
         """Pad a list of (inputs, targets) to one (B, T) pair: inputs with ``<pad>``, targets ignored."""
-        length = max(len(inputs) for inputs, _ in batch)
-        inputs = torch.full((len(batch), length), self.vocab.pad_id, dtype=torch.long)
-        targets = torch.full((len(batch), length), IGNORE_INDEX, dtype=torch.long)
-        for row, (x, y) in enumerate(batch):
-            inputs[row, : len(x)] = x
-            targets[row, : len(y)] = y
-        return inputs, targets
+        return pad_pairs(batch, self.vocab.pad_id)
 
     @property
     def longest(self) -> int:

@@ -13,8 +13,8 @@ from helpers.training import next_token_windows
 from helpers.translation import translation_example
 
 
-def _pair(got: Any) -> tuple[Any, Any] | None:
-    """``(inputs, targets)`` as two tensors, or ``None`` if the answer is not such a pair."""
+def tensor_pair(got: Any) -> tuple[Any, Any] | None:
+    """``(inputs, targets)`` as two tensors, or ``None`` if the answer is not such a pair (checks 10.1, 10.3, 13.2)."""
     if isinstance(got, (tuple, list)) and len(got) == 2 and all(hasattr(t, "shape") for t in got):
         return torch.as_tensor(got[0]), torch.as_tensor(got[1])
     return None
@@ -39,9 +39,9 @@ def check_next_token_windows() -> Cases:
     def diagnose(got: Any, case: Case) -> str | None:
         ids, context_length, stride = case.args
         expected_inputs, expected_targets = case.expected
-        if _pair(got) is None:
+        if tensor_pair(got) is None:
             return "return a tuple (inputs, targets) of two tensors: torch.stack the windows."
-        inputs, targets = _pair(got)
+        inputs, targets = tensor_pair(got)
         n_expected = len(expected_inputs)
         if tuple(inputs.shape) == tuple(expected_inputs.shape) and torch.equal(
             torch.as_tensor(inputs), expected_inputs
@@ -134,9 +134,9 @@ def check_translation_example() -> Cases:
     def diagnose(got: Any, case: Case) -> str | None:
         french_ids, english_ids, sep_id, eos_id = case.args
         expected_inputs, expected_targets = case.expected
-        if _pair(got) is None:
+        if tensor_pair(got) is None:
             return "return a tuple (inputs, targets) of two 1-D tensors."
-        inputs, targets = _pair(got)
+        inputs, targets = tensor_pair(got)
         if inputs.shape == expected_inputs.shape and (inputs == -100).any():
             return ("your inputs contain -100: a slice such as ids[1:] is a view of the same numbers, "
                     "so masking the targets changed the inputs too. Mask a copy: ids[1:].clone().")

@@ -17,7 +17,7 @@ NBVAL := -p tests.nbval_settings --nbval --nbval-current-env --nbval-sanitize-wi
 # make OpenMP's threads spin in each other's way, and a notebook then runs many times slower.
 workers = $(shell $(PY) -c "import os; print(max(1, os.cpu_count() // $(1)))")
 
-.PHONY: lab test test-portable test-grading test-browser grade release execute data pretrain bench clean
+.PHONY: lab test test-portable test-grading test-browser grade release execute data pretrain lora-sweep bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -88,6 +88,10 @@ data: $(STAMP)
 # `$(PY) tools/pretrain.py --device cuda` on a GPU).
 pretrain: $(STAMP)
 	$(PY) tools/pretrain.py --threads 2
+
+# Notebook 14's rank sweep (about five minutes): writes data/lora_rank_sweep.json.
+lora-sweep: $(STAMP)
+	$(PY) tools/sweep_lora.py --threads 2
 
 # Speed benchmarks: print ratios, never fail on a number.
 bench: $(STAMP)

@@ -89,7 +89,7 @@ data: $(STAMP)
 pretrain: $(STAMP)
 	$(PY) tools/pretrain.py --threads 2
 
-# Notebook 14's rank sweep (about five minutes): writes data/lora_rank_sweep.json.
+# Notebook 14's rank sweep (about four minutes): writes data/lora_rank_sweep.json.
 lora-sweep: $(STAMP)
 	$(PY) tools/sweep_lora.py --threads 2
 

@@ -169,7 +169,7 @@ def test_merge_shape_mistakes_get_a_shape_hint():
 
     with pytest.raises(WrongAnswer) as info:
         check_merge_lora_weight(a_at_b_when_it_fits)
-    assert "your code raised RuntimeError" in str(info.value) and "B @ A has the weight's shape" in str(info.value)
+    assert "your code raised RuntimeError" in str(info.value) and "which product of the two has the weight's shape" in str(info.value)
     with pytest.raises(WrongAnswer, match=r"weight's shape \(out_features, in_features\) = \(5, 6\), not \(6, 5\)"):
         check_merge_lora_weight(transposed_update)
 

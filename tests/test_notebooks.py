@@ -15,7 +15,9 @@ import nbformat
 import pytest
 
 from helpers.checks import all_exercises
-from tests.notebook_tools import EXERCISE_HEADING, REPO_ROOT, SOLUTIONS, STUDENT, check_calls, errors, run_notebook
+from tests.notebook_tools import (
+    EXERCISE_HEADING, REPO_ROOT, SOLUTIONS, STUDENT, answer_names, check_calls, errors, names_used,
+)
 from tools import release
 from tools.execute import KERNELSPEC, run
 
@@ -68,7 +70,13 @@ def test_exercise_headings_match_the_checks_that_follow(path: Path):
 
 @pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.stem)
 def test_unsolved_student_notebook_fails_only_in_its_check_cells(path: Path):
-    notebook = run_notebook(path)
+    notebook = nbformat.read(path, as_version=4)
+    last_check = max(i for i, c in enumerate(notebook.cells) if check_calls(c))
+    if not names_used(notebook.cells[last_check + 1 :]) & answer_names(notebook):
+        # What follows the last check uses none of the learner's answers, so it runs exactly as
+        # in the solution, where strict nbval runs it: the unsolved run can stop at the last check.
+        notebook.cells = notebook.cells[: last_check + 1]
+    run(notebook, path.parent, allow_errors=True, timeout=900)
     exercises = sum("raise NotImplementedError(" in c.source for c in notebook.cells if c.cell_type == "code")
     failing = {i: errors(c) for i, c in enumerate(notebook.cells) if errors(c)}
     checks = {i for i, c in enumerate(notebook.cells) if check_calls(c)}
@@ -103,6 +111,9 @@ WRONG_FIRST_ANSWERS = {
     "10": "starts = range(0, len(ids) - context_length, stride)\n"
           "windows = torch.tensor([ids[s : s + context_length] for s in starts])\nreturn windows, windows",
     "11": "return torch.softmax(logits * temperature, dim=-1)",
+    "12": "return hidden[:, -1]",
+    "13": "return f\"{USER}{instruction}{input}{END}{ASSISTANT}\"",
+    "14": "return x @ weight.T + scaling * (x @ A.T @ B.T)",
 }
 
 

@@ -3,7 +3,7 @@
 Each rank is fine-tuned exactly as notebook 14 fine-tunes rank 8 (all six linear
 layers of every block adapted, alpha = 2 · rank, the new head trained too, 200
 steps at lr 2e-3, seed 0), and tested on both test splits. The results go to
-``data/lora_rank_sweep.json``, which the notebook plots: six runs take about five
+``data/lora_rank_sweep.json``, which the notebook plots: six runs take about four
 minutes on two cores, more than a notebook may. The notebook reruns rank 8 itself
 and checks it against this file.
 

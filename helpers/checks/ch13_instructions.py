@@ -27,8 +27,9 @@ def check_format_prompt() -> Cases:
         ("Traduis en anglais :", "le chat a mangé la pomme"),  # accents
         ("  Répète ceci ", " 猫 🐈 "),  # spaces at the ends and characters beyond Latin: keep them
     ]
-    hint = (f"the prompt is {USER!r}, the instruction, a newline, the input, then {END!r} (the user's turn ends) "
-            f"and {ASSISTANT!r} (the assistant's begins): f\"{{USER}}{{instruction}}\\n{{input}}{{END}}{{ASSISTANT}}\".")
+    hint = (f"compare your string with the template piece by piece: {USER!r} opens the user's turn, the "
+            f"instruction and the input are on their own lines, {END!r} closes the turn and {ASSISTANT!r} opens the "
+            "model's; nothing else, and the texts unchanged.")
     cases = [Case(args, format_prompt(*args), hint) for args in examples]
 
     def diagnose(got: Any, case: Case) -> str | None:
@@ -72,8 +73,8 @@ def check_response_mask_example() -> Cases:
         ([1, 2, 3, 4, 5], [6, 7, 8], 0),  # the end token's id is 0
     ]
     cases = [Case(args, response_mask_example(*args),
-                  "inputs: prompt + response (no end token); targets: prompt + response + [end_id] without its first "
-                  "token, with the first len(prompt_ids) - 1 targets set to -100.")
+                  "inputs and targets are the same sequence shifted by one token; a target is masked (-100) "
+                  "exactly when it is a token of the prompt, which is given, not predicted.")
              for args in examples]
 
     def diagnose(got: Any, case: Case) -> str | None:

@@ -71,7 +71,7 @@ def check_lora_forward() -> Cases:
     for shape, out_features, rank, scaling, bias, zero_B in _EXAMPLES:
         weight, b, A, B = _tensors(gen, shape[-1], out_features, rank, bias, zero_B)
         x = torch.randn(*shape, generator=gen)
-        hint = "the output is x @ weight.T + bias + scaling * (x @ A.T @ B.T). " + _SHAPES
+        hint = "the output is the base layer's output plus the LoRA term, and only the LoRA term is scaled. " + _SHAPES
         if not bias:
             hint = "bias is None here (a layer without a bias): then there is nothing to add. " + hint
         if zero_B:
@@ -118,8 +118,8 @@ def check_merge_lora_weight() -> Cases:
     cases = []
     for shape, out_features, rank, scaling, _, zero_B in _EXAMPLES:
         weight, _, A, B = _tensors(gen, shape[-1], out_features, rank, False, zero_B)
-        hint = ("B is (out_features, rank) and A is (rank, in_features), so B @ A has the weight's shape "
-                "(out_features, in_features): return weight + scaling * B @ A.")
+        hint = ("B is (out_features, rank) and A is (rank, in_features): which product of the two has the "
+                "weight's shape (out_features, in_features)? Add it, scaled, to a copy of the weight.")
         if rank == 1 and out_features == shape[-1]:
             hint = "rank 1: A @ B is a (1, 1) matrix that broadcasts without an error; the update is B @ A. " + hint
         cases.append(Case((weight, A, B, scaling), _lora_layer(weight, None, A, B, scaling).merged().weight.detach(), hint))

@@ -20,6 +20,17 @@ def tensor_pair(got: Any) -> tuple[Any, Any] | None:
     return None
 
 
+def masked_pair_slip(got: Any, expected_inputs: Any) -> str | None:
+    """The two slips of a masked (inputs, targets) answer that come first: not a pair, or inputs masked too (checks 10.3, 13.2)."""
+    if tensor_pair(got) is None:
+        return "return a tuple (inputs, targets) of two 1-D tensors."
+    inputs, _ = tensor_pair(got)
+    if inputs.shape == expected_inputs.shape and (inputs == -100).any():
+        return ("your inputs contain -100: a slice such as ids[1:] is a view of the same numbers, "
+                "so masking the targets changed the inputs too. Mask a copy: ids[1:].clone().")
+    return None
+
+
 @exercise("10.1", "Cut a text into next-token windows", success="Every window now asks the model to predict its next token.")
 def check_next_token_windows() -> Cases:
     """(inputs, targets), each (n_windows, context_length); targets shifted by one; starts stride apart."""
@@ -134,12 +145,10 @@ def check_translation_example() -> Cases:
     def diagnose(got: Any, case: Case) -> str | None:
         french_ids, english_ids, sep_id, eos_id = case.args
         expected_inputs, expected_targets = case.expected
-        if tensor_pair(got) is None:
-            return "return a tuple (inputs, targets) of two 1-D tensors."
+        slip = masked_pair_slip(got, expected_inputs)
+        if slip:
+            return slip
         inputs, targets = tensor_pair(got)
-        if inputs.shape == expected_inputs.shape and (inputs == -100).any():
-            return ("your inputs contain -100: a slice such as ids[1:] is a view of the same numbers, "
-                    "so masking the targets changed the inputs too. Mask a copy: ids[1:].clone().")
         if inputs.shape != expected_inputs.shape or not torch.equal(inputs, expected_inputs):
             if len(inputs) == len(expected_inputs) + 1:
                 return "inputs drop the LAST token (<eos>): nothing comes after it to predict."

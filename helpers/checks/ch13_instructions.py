@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from helpers.checks.ch10_training import tensor_pair
+from helpers.checks.ch10_training import masked_pair_slip, tensor_pair
 from helpers.checks.core import Case, Cases, exercise
 from helpers.instructions import ASSISTANT, END, USER, choice_log_likelihood, format_prompt, response_mask_example
 from helpers.model import GPT, GPTConfig
@@ -80,12 +80,10 @@ def check_response_mask_example() -> Cases:
     def diagnose(got: Any, case: Case) -> str | None:
         prompt_ids, response_ids, end_id = case.args
         expected_inputs, expected_targets = case.expected
-        if tensor_pair(got) is None:
-            return "return a tuple (inputs, targets) of two 1-D tensors."
+        slip = masked_pair_slip(got, expected_inputs)
+        if slip:
+            return slip
         inputs, targets = tensor_pair(got)
-        if inputs.shape == expected_inputs.shape and (inputs == -100).any():
-            return ("your inputs contain -100: a slice such as ids[1:] is a view of the same numbers, "
-                    "so masking the targets changed the inputs too. Mask a copy: ids[1:].clone().")
         if inputs.dim() != 1 or targets.dim() != 1:
             return "inputs and targets are 1-D: one sequence, not a batch."
         if len(inputs) == len(expected_inputs) - 1 and torch.equal(inputs, expected_inputs[:-1]) and \

@@ -148,7 +148,8 @@ class GPT(nn.Module):
 
     def forward(self, token_ids: Tensor, kv_caches: list[KVCache] | None = None) -> Tensor:
         """Logits for every position. With ``kv_caches``, ``token_ids`` are only the new tokens."""
-        start = self._check_input(token_ids, kv_caches)
+        config = self.config
+        start = check_token_ids(token_ids, kv_caches, len(self.blocks), config.vocab_size, config.context_length)
         T = token_ids.shape[1]
         positions = torch.arange(start, start + T, device=token_ids.device)  # (T,)
         x = self.tok_emb(token_ids) + self.pos_emb(positions)  # (B, T, d_model)
@@ -158,41 +159,43 @@ class GPT(nn.Module):
         x = self.final_norm(x)
         return self.out_head(x)  # (B, T, d_model) -> (B, T, vocab_size)
 
-    def _check_input(self, token_ids: Tensor, kv_caches: list[KVCache] | None) -> int:
-        """Raise a clear error on bad input; return the position of the first new token."""
-        config = self.config
-        if not isinstance(token_ids, Tensor) or token_ids.dim() != 2:
-            shape = tuple(token_ids.shape) if isinstance(token_ids, Tensor) else type(token_ids).__name__
-            raise ValueError(
-                f"token_ids must be a tensor of shape (batch, tokens), got {shape}; "
-                "for one sequence use token_ids.unsqueeze(0)"
+
+def check_token_ids(token_ids: Tensor, kv_caches: list[KVCache] | None, n_blocks: int, vocab_size: int,
+                    context_length: int) -> int:
+    """Raise a clear error on bad input to a language model; return the position of the first new token (notebook 09).
+
+    ``token_ids`` must be a (batch, tokens) tensor of integer ids below ``vocab_size``;
+    ``kv_caches``, if given, one per block; the cached and new tokens together must fit
+    in ``context_length``. :class:`GPT` and :class:`helpers.modern.ModernGPT` both use it.
+    """
+    if not isinstance(token_ids, Tensor) or token_ids.dim() != 2:
+        shape = tuple(token_ids.shape) if isinstance(token_ids, Tensor) else type(token_ids).__name__
+        raise ValueError(
+            f"token_ids must be a tensor of shape (batch, tokens), got {shape}; "
+            "for one sequence use token_ids.unsqueeze(0)"
+        )
+    if token_ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"token_ids must hold integers (torch.long), got {token_ids.dtype}")
+    if token_ids.shape[1] == 0:
+        raise ValueError("token_ids holds no tokens (shape (batch, 0))")
+    if token_ids.device.type != "meta":
+        low, high = int(token_ids.min()), int(token_ids.max())
+        if low < 0 or high >= vocab_size:
+            bad = low if low < 0 else high
+            raise IndexError(
+                f"token id {bad} is out of range: this model's vocabulary has ids 0 to {vocab_size - 1}"
             )
-        if token_ids.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"token_ids must hold integers (torch.long), got {token_ids.dtype}")
-        if token_ids.shape[1] == 0:
-            raise ValueError("token_ids holds no tokens (shape (batch, 0))")
-        if token_ids.device.type != "meta":
-            low, high = int(token_ids.min()), int(token_ids.max())
-            if low < 0 or high >= config.vocab_size:
-                bad = low if low < 0 else high
-                raise IndexError(
-                    f"token id {bad} is out of range: this model's vocabulary has ids "
-                    f"0 to {config.vocab_size - 1}"
-                )
-        start = 0
-        if kv_caches is not None:
-            if len(kv_caches) != len(self.blocks):
-                raise ValueError(
-                    f"got {len(kv_caches)} kv caches for {len(self.blocks)} blocks; "
-                    "use model.new_kv_caches()"
-                )
-            start = len(kv_caches[0])
-        if start + token_ids.shape[1] > config.context_length:
-            raise ValueError(
-                f"input of {start + token_ids.shape[1]} tokens is longer than the context length "
-                f"{config.context_length}; keep only the last {config.context_length} tokens"
-            )
-        return start
+    start = 0
+    if kv_caches is not None:
+        if len(kv_caches) != n_blocks:
+            raise ValueError(f"got {len(kv_caches)} kv caches for {n_blocks} blocks; use model.new_kv_caches()")
+        start = len(kv_caches[0])
+    if start + token_ids.shape[1] > context_length:
+        raise ValueError(
+            f"input of {start + token_ids.shape[1]} tokens is longer than the context length "
+            f"{context_length}; keep only the last {context_length} tokens"
+        )
+    return start
 
 
 def init_gpt2_weights(module: nn.Module) -> None:

@@ -814,3 +814,43 @@ def word_by_word_dictionary() -> dict[str, str]:
             if verb.fr_participle:
                 dictionary.setdefault(verb.fr_participle + ending, verb.en_past)
     return dictionary
+
+
+#: The word classes of :func:`word_classes`, in the order a figure lists them.
+WORD_CLASSES: tuple[str, ...] = ("noun", "adjective", "verb", "determiner", "preposition", "other")
+
+
+def word_classes(language: str) -> dict[str, str]:
+    """Every word form of the corpus in ``language`` ("fr" or "en") → its class in :data:`WORD_CLASSES` (notebook 16).
+
+    Nouns, adjectives (every agreeing form), verbs (present, participles, English past),
+    determiners and the words of prepositions come from the lexicon; everything else
+    the grammar writes (``ne``, ``pas``, ``qui``, ``did``, ``'s``, ``?``, pronouns, ...)
+    is ``"other"``. A form in two classes keeps the first (``souris`` is a noun).
+    """
+    if language not in ("fr", "en"):
+        raise ValueError(f"language must be 'fr' or 'en', got {language!r}")
+    french = language == "fr"
+    classes: dict[str, str] = {}
+    for noun in NOUNS:
+        for form in ((noun.fr, noun.fr_plural) if french else (noun.en, noun.en_plural)):
+            classes.setdefault(form, "noun")
+    for adj in ADJECTIVES:
+        forms = (adj.fr_m, adj.fr_f, adj.fr_m_plural, adj.fr_f_plural, adj.fr_m_vowel) if french else (adj.en,)
+        for form in filter(None, forms):
+            classes.setdefault(form, "adjective")
+    for verb in VERBS:
+        if french:
+            participles = [verb.fr_participle + ending for ending in ("", "e", "s", "es")] if verb.fr_participle else []
+            forms = (verb.fr, verb.fr_plural, *participles)
+        else:
+            forms = (verb.en, verb.en_plural, verb.en_past)
+        for form in filter(None, forms):
+            classes.setdefault(form, "verb")
+    determiners = _FRENCH_DETERMINERS.values() if french else _ENGLISH_DETERMINERS.values()
+    for form in (*determiners, *(("l'", "cet", "du", "des") if french else ("an",))):
+        classes.setdefault(form, "determiner")
+    for preposition in PREPOSITIONS:
+        for form in (preposition.fr if french else preposition.en).split():
+            classes.setdefault(form, "preposition")
+    return classes

@@ -286,6 +286,23 @@ def test_word_by_word_dictionary_covers_the_corpus_and_fails_on_test() -> None:
     assert correct / len(test) < 0.2
 
 
+
+def test_word_classes_name_the_lexicons_words_and_leave_the_grammars_own_as_other() -> None:
+    french, english = corpus.word_classes("fr"), corpus.word_classes("en")
+    assert (french["chevaux"], french["noires"], french["mangées"], french["ces"], french["côté"]) == \
+        ("noun", "adjective", "verb", "determiner", "preposition")
+    assert (english["mice"], english["old"], english["ate"], english["these"], english["an"], english["front"]) == \
+        ("noun", "adjective", "verb", "determiner", "determiner", "preposition")
+    assert set(french.values()) | set(english.values()) == set(corpus.WORD_CLASSES) - {"other"}
+    for words, side in ((french, 0), (english, 1)):  # what the lexicon does not know is the grammar's own
+        others = {w for pair in corpus.load_pairs("validation") for w in pair[side].split() if w not in words}
+        assert others and all(not w[0].isalpha() or w in {"ne", "pas", "qui", "que", "qu'", "a", "ont", "est-ce",
+                                                           "n'", "d'", "le", "la", "les", "l'", "lui", "not", "does",
+                                                           "do", "did", "who", "that", "it", "them", "him", "her"}
+                              for w in others), others
+    with pytest.raises(ValueError, match="language must be 'fr' or 'en', got 'de'"):
+        corpus.word_classes("de")
+
 def test_the_rule_translator_gets_every_committed_pair_right_and_gives_up_outside_the_grammar() -> None:
     for split in corpus.SPLITS:
         for french, english in corpus.load_pairs(split):

@@ -114,6 +114,9 @@ WRONG_FIRST_ANSWERS = {
     "12": "return hidden[:, -1]",
     "13": "return f\"{USER}{instruction}{input}{END}{ASSISTANT}\"",
     "14": "return x @ weight.T + scaling * (x @ A.T @ B.T)",
+    "15": "return (x - x.mean(dim=-1, keepdim=True)) / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * scale",
+    "16": "probs = torch.softmax(router_logits, dim=-1)\nreturn probs.topk(k, dim=-1)",
+    "17": "return 'model.' + name",
 }
 
 

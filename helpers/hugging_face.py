@@ -216,6 +216,14 @@ def to_hf_tokenizer(tokenizer: BPETokenizer, model_max_length: int | None = None
 # --- Llama ----------------------------------------------------------------------------
 
 
+#: :class:`~helpers.modern.ModernConfig`'s fields → ``transformers.LlamaConfig``'s names for them.
+LLAMA_CONFIG_NAMES: dict[str, str] = {
+    "vocab_size": "vocab_size", "context_length": "max_position_embeddings", "d_model": "hidden_size",
+    "n_layers": "num_hidden_layers", "n_heads": "num_attention_heads", "n_kv_heads": "num_key_value_heads",
+    "hidden_dim": "intermediate_size", "norm_eps": "rms_norm_eps", "tie_weights": "tie_word_embeddings",
+}
+
+
 def llama_config(config: ModernConfig) -> transformers.LlamaConfig:
     """``config`` as a ``transformers.LlamaConfig``: the same sizes, RoPE base, eps and tying (notebook 17).
 
@@ -232,19 +240,12 @@ def llama_config(config: ModernConfig) -> transformers.LlamaConfig:
         raise ValueError(f"ModernConfig.pairing={config.pairing!r}: Hugging Face's Llama rotates halves "
                          "(pairing='half'); convert the query and key weights with "
                          "helpers.modern.interleaved_to_half first")
+    sizes = {llama: getattr(config, course) for course, llama in LLAMA_CONFIG_NAMES.items()}
     return transformers.LlamaConfig(
-        vocab_size=config.vocab_size,
-        hidden_size=config.d_model,
-        intermediate_size=config.hidden_dim,
-        num_hidden_layers=config.n_layers,
-        num_attention_heads=config.n_heads,
-        num_key_value_heads=config.n_kv_heads,
+        **sizes,
         head_dim=config.head_dim,
         hidden_act="silu",
-        max_position_embeddings=config.context_length,
-        rms_norm_eps=config.norm_eps,
         rope_parameters={"rope_type": "default", "rope_theta": config.rope_base},
-        tie_word_embeddings=config.tie_weights,
         attention_bias=False,
         mlp_bias=False,
         bos_token_id=None,
@@ -277,20 +278,9 @@ def modern_config(llama: transformers.LlamaConfig) -> ModernConfig:
                          f"num_attention_heads = {llama.hidden_size // llama.num_attention_heads} wide")
     if llama.attention_dropout:
         raise ValueError(f"LlamaConfig.attention_dropout={llama.attention_dropout}: ModernGPT has no dropout")
-    return ModernConfig(
-        vocab_size=llama.vocab_size,
-        context_length=llama.max_position_embeddings,
-        d_model=llama.hidden_size,
-        n_layers=llama.num_hidden_layers,
-        n_heads=llama.num_attention_heads,
-        n_kv_heads=llama.num_key_value_heads,
-        hidden_dim=llama.intermediate_size,
-        rope_base=float(rope.get("rope_theta", 10000.0)),
-        norm_eps=llama.rms_norm_eps,
-        window=None,
-        pairing="half",
-        tie_weights=bool(llama.tie_word_embeddings),
-    )
+    sizes = {course: getattr(llama, name) for course, name in LLAMA_CONFIG_NAMES.items()}
+    sizes["tie_weights"] = bool(sizes["tie_weights"])
+    return ModernConfig(**sizes, rope_base=float(rope.get("rope_theta", 10000.0)), window=None, pairing="half")
 
 
 #: A block's tensors: this course's names (after ``blocks.{i}.``) → Hugging Face Llama's (after ``model.layers.{i}.``).

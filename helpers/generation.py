@@ -204,6 +204,7 @@ def generate(
     ``record``, a list, receives the logits (B, V) each new token was chosen from:
     ``torch.stack(record, dim=1)`` is (B, new, V).
     The model runs in eval mode (no dropout) and is put back in its mode afterwards.
+    The prompts are moved to the model's device, where the result is too.
     """
     context_length, vocab_size = model.config.context_length, model.config.vocab_size
     if not isinstance(token_ids, Tensor) or token_ids.dim() != 2 or token_ids.shape[1] == 0:
@@ -226,7 +227,7 @@ def generate(
 
     was_training = model.training
     model.eval()
-    tokens = token_ids
+    tokens = token_ids.to(next(model.parameters()).device)  # prompts on the CPU, model on a GPU: that works
     finished = torch.zeros(len(tokens), dtype=torch.bool, device=tokens.device)
     kv_caches = model.new_kv_caches() if use_cache else None
     new_input = tokens[:, -context_length:]  # the first step reads the whole prompt (or its end)

@@ -9,7 +9,8 @@ This module holds what turns that sentence into a trained model:
 - **the loss**: :func:`cross_entropy` written out step by step (it equals
   ``F.cross_entropy``), :func:`language_model_loss`, :func:`perplexity`, :func:`evaluate`;
 - **the loop**: :func:`train` (AdamW, linear warm-up then cosine decay, gradient
-  clipping, a progress bar) returns a :class:`History` of losses and learning rates.
+  clipping, a progress bar) returns a :class:`History` of losses and learning rates;
+  ``train(..., device=best_device())`` runs it on a GPU where there is one.
 
 Translation pairs as sequences are in :mod:`helpers.translation`; checkpoints, with
 the optimizer state to resume from, in :mod:`helpers.model`.
@@ -235,6 +236,39 @@ class History:
         return ax
 
 
+def available_devices() -> list[str]:
+    """The devices torch can use here: ``"cpu"``, ``"cuda:0"`` … for each NVIDIA GPU, ``"mps"`` on a Mac (19)."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def best_device() -> torch.device:
+    """The fastest device here: a CUDA GPU, else Apple's MPS, else the CPU (notebooks 10, 19)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``, or a ``ValueError`` naming the devices this machine has (notebook 19)."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"{device!r} is not a device name: use one of {', '.join(available_devices())}") from error
+    available = available_devices()
+    name = f"cuda:{device.index or 0}" if device.type == "cuda" else device.type
+    if name not in available:
+        raise ValueError(f"device {str(device)!r} is not available on this machine: use one of "
+                         f"{', '.join(available)}")
+    return device
+
+
 def _forever(loader: DataLoader) -> Iterator[tuple[Tensor, Tensor]]:
     """The loader's batches, epoch after epoch (each epoch reshuffled if the loader shuffles)."""
     while True:
@@ -260,6 +294,7 @@ def train(
     start_step: int = 0,
     stop_step: int | None = None,
     mixed_precision: bool = False,
+    device: str | torch.device | None = None,
 ) -> History:
     """Train ``model`` up to step ``steps`` with AdamW; return the :class:`History` (notebook 10).
 
@@ -271,10 +306,12 @@ def train(
     generator, the shuffling; the caller's random state is left as it was, and
     the model is put back in the mode (train or eval) it came in.
 
-    The batches go to the device the model's weights are on (``model.to("cuda")``
-    trains on a GPU). With ``mixed_precision`` the forward pass runs in bfloat16
-    where that is safe (``torch.autocast``), about twice as fast on recent CPUs and
-    GPUs; the weights and their updates stay float32.
+    The batches go to the device the model's weights are on. ``device`` (``"cuda"``,
+    ``"mps"``, ``"cpu"``, or :func:`best_device`) first moves the model there, in place
+    (``model.to(device)``); a device this machine lacks is a ``ValueError``. With
+    ``mixed_precision`` the forward pass runs in bfloat16 where that is safe
+    (``torch.autocast``), about twice as fast on recent CPUs and GPUs; the weights and
+    their updates stay float32.
 
     ``stop_step`` ends the run early (the schedule still spans ``steps``), e.g. to
     save a checkpoint (:func:`helpers.model.save_checkpoint`) with the optimizer;
@@ -285,6 +322,8 @@ def train(
     if steps < 1 or eval_every < 1 or not 0 <= start_step < stop_step <= steps:
         raise ValueError(f"need steps >= 1, eval_every >= 1 and 0 <= start_step < stop_step <= steps, got "
                          f"steps={steps}, eval_every={eval_every}, start_step={start_step}, stop_step={stop_step}")
+    if device is not None:
+        model.to(check_device(device))  # before the optimizer is made, so that its state follows the weights
     optimizer = optimizer or make_optimizer(model, lr, weight_decay)
     history = History()
     was_training = model.training

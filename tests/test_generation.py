@@ -241,3 +241,15 @@ def test_the_filters_reject_bad_settings_too():
         apply_temperature(LOGITS, float("nan"))
     with pytest.raises(TypeError, match="floating-point tensor"):
         top_k_filter(torch.tensor([1, 2, 3]), 1)
+
+
+def test_prompts_follow_the_model_to_its_device():
+    # a model on the "meta" device (shapes only, no numbers) stands for one on a GPU, on any machine
+    config = GPTConfig(vocab_size=50, context_length=40, d_model=32, n_layers=2, n_heads=4, dropout=0.0)
+    with torch.device("meta"):
+        elsewhere = GPT(config)
+    prompts = torch.zeros(2, 5, dtype=torch.long)  # on the CPU
+    for use_cache in (True, False):
+        tokens = generate(elsewhere, prompts, 3, use_cache=use_cache)
+        assert tokens.device.type == "meta" and tokens.shape == (2, 8)
+    assert prompts.device.type == "cpu"  # the caller's prompts stay where they were

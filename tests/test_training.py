@@ -12,6 +12,9 @@ from helpers.model import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from helpers.training import (
     IGNORE_INDEX,
     NextTokenDataset,
+    available_devices,
+    best_device,
+    check_device,
     cross_entropy,
     learning_rate,
     make_loader,
@@ -189,3 +192,66 @@ def test_mixed_precision_training_learns_too():
                     mixed_precision=True)
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
     assert all(p.dtype == torch.float32 for p in model.parameters())  # only the forward pass is bfloat16
+
+
+# --- devices ---------------------------------------------------------------
+
+
+def test_training_on_device_cpu_equals_training_without_a_device():
+    dataset = NextTokenDataset(list(range(8)) * 10, context_length=6, stride=2)
+
+    def run(**device) -> tuple[list[float], dict]:
+        torch.manual_seed(1)
+        model = GPT(tiny_config(8))
+        losses = train(model, make_loader(dataset, 8, seed=1), steps=5, lr=1e-2, progress=False, **device).train_loss
+        return losses, model.state_dict()
+
+    losses, weights = run()
+    for device in ("cpu", torch.device("cpu")):
+        other_losses, other_weights = run(device=device)
+        assert other_losses == losses
+        assert all(torch.equal(weights[name], other_weights[name]) for name in weights)
+
+
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """This machine as a machine without a GPU, whatever it has."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+def test_an_unavailable_device_is_a_clear_error_and_leaves_the_model_alone(cpu_only):
+    dataset = NextTokenDataset(list(range(8)) * 10, context_length=6, stride=2)
+    model = GPT(tiny_config(8))
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    for device in ("cuda", "cuda:1", "mps"):
+        with pytest.raises(ValueError, match=rf"device '{device}' is not available on this machine: use one of cpu$"):
+            train(model, make_loader(dataset, 8), steps=2, lr=1e-2, progress=False, device=device)
+    with pytest.raises(ValueError, match="'gpu' is not a device name: use one of cpu"):
+        train(model, make_loader(dataset, 8), steps=2, lr=1e-2, progress=False, device="gpu")
+    assert all(torch.equal(before[name], value) for name, value in model.state_dict().items())
+
+
+def test_check_device_accepts_what_the_machine_has(cpu_only, monkeypatch):
+    assert check_device("cpu") == torch.device("cpu") and available_devices() == ["cpu"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert available_devices() == ["cpu", "cuda:0", "cuda:1"]
+    assert check_device("cuda") == torch.device("cuda") and check_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(ValueError, match="'cuda:2' is not available on this machine: use one of cpu, cuda:0, cuda:1"):
+        check_device("cuda:2")
+
+
+def test_best_device_prefers_cuda_then_mps_then_the_cpu(cpu_only, monkeypatch):
+    assert best_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert best_device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert best_device() == torch.device("cuda")
+
+
+def test_best_device_is_one_this_machine_has():
+    device = best_device()
+    assert check_device(device) == device
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert device.type == expected

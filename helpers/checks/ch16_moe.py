@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from helpers.checks.core import Case, Cases, exercise
+from helpers.checks.core import Case, Cases, exercise, first_match
 from helpers.moe import load_balancing_loss, top_k_routing
 
 
 def _equals(got: Any, value: Tensor) -> bool:
     return isinstance(got, Tensor) and got.shape == value.shape \
         and torch.allclose(got.detach().to(value.dtype), value, atol=1e-4, rtol=0)
-
-
-def _first_match(matches: dict[str, Callable[[], bool]]) -> str | None:
-    """The hint of the first mistake whose test says ``got`` is that mistake."""
-    for hint, is_it in matches.items():
-        try:
-            if is_it():
-                return hint
-        except RuntimeError:  # shapes that do not fit: not this mistake
-            continue
-    return None
 
 
 # --- 16.1 top-k routing -------------------------------------------------------------
@@ -83,7 +71,7 @@ def check_top_k_routing() -> Cases:
                 and _equals(weights.sort(dim=-1).values, expected_weights.sort(dim=-1).values)
 
         total = float(weights.detach().sum(dim=-1).mean())
-        return _first_match({
+        return first_match({
             "you picked the k smallest logits: route each token to the experts with the largest ones.":
                 lambda: torch.equal(indices, smallest_indices) and not torch.equal(smallest_indices, expected_indices),
             f"your weights are the full softmax's top k: they sum to {total:.3g} per token, not 1. "
@@ -152,7 +140,7 @@ def check_load_balancing_loss() -> Cases:
         f = counts / (n_tokens * k)
         P = router_probs.mean(dim=0)
         first_slot = torch.bincount(expert_indices[:, 0], minlength=n_experts).float() / n_tokens
-        return _first_match({
+        return first_match({
             "multiply by n_experts: the loss is n_experts · Σ_i f_i · P_i (a sum over the experts, not a mean), "
             "so that perfect balance gives 1.":
                 lambda: _equals(got, (f * P).sum()),

@@ -183,6 +183,20 @@ def describe(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 6] + " … (cut)"
 
 
+def first_match(matches: Mapping[str, Callable[[], bool]]) -> str | None:
+    """The hint of the first mistake whose test says the answer is that mistake (for a check's ``diagnose``).
+
+    A test that raises ``RuntimeError`` (shapes that do not fit) is not that mistake.
+    """
+    for hint, is_it in matches.items():
+        try:
+            if is_it():
+                return hint
+        except RuntimeError:
+            continue
+    return None
+
+
 def describe_call(name: str, case: Case) -> str:
     """``translate('le chat', {...})`` for the case's arguments."""
     parts = [describe(arg, limit=60) for arg in case.args]

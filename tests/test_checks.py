@@ -97,7 +97,7 @@ def test_a_diagnosis_replaces_the_generic_hint():
 def test_every_registered_check_has_a_number_and_title():
     exercises = all_exercises()
     assert exercises["check_tokenize"] == Exercise("1.1", "Split a sentence into tokens")
-    assert len(exercises) == 51
+    assert len(exercises) == 55
     for name, which in exercises.items():
         assert name.startswith("check_") and which.title
 

@@ -11,7 +11,7 @@ from tools import export_nbgrader
 
 def test_each_exercise_gets_a_solution_cell_and_a_locked_graded_check(tmp_path):
     written = export_nbgrader.export(tmp_path)
-    assert len(written) == 17 and (tmp_path / "nbgrader_config.py").exists()
+    assert len(written) == 19 and (tmp_path / "nbgrader_config.py").exists()
     notebook = nbformat.read(tmp_path / "source" / "01_dictionary_translator" / "01_dictionary_translator.ipynb", 4)
     flags = [(c.metadata.nbgrader.grade_id, c.metadata.nbgrader.solution, c.metadata.nbgrader.grade,
               c.metadata.nbgrader.locked, c.metadata.nbgrader.get("points")) for c in notebook.cells if "nbgrader" in c.metadata]

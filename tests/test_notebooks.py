@@ -117,6 +117,8 @@ WRONG_FIRST_ANSWERS = {
     "15": "return (x - x.mean(dim=-1, keepdim=True)) / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps) * scale",
     "16": "probs = torch.softmax(router_logits, dim=-1)\nreturn probs.topk(k, dim=-1)",
     "17": "return 'model.' + name",
+    "18": "return 2 * n_tokens * (12 * n_layers * d_model**2 + d_model * vocab_size)",
+    "19": "return [sum(tensors) for _ in tensors]",
 }
 
 

@@ -227,7 +227,8 @@ def generate(
 
     was_training = model.training
     model.eval()
-    tokens = token_ids.to(next(model.parameters()).device)  # prompts on the CPU, model on a GPU: that works
+    weights = next(model.parameters(), None)  # prompts on the CPU, model on a GPU: the prompts follow the model
+    tokens = token_ids if weights is None else token_ids.to(weights.device)
     finished = torch.zeros(len(tokens), dtype=torch.bool, device=tokens.device)
     kv_caches = model.new_kv_caches() if use_cache else None
     new_input = tokens[:, -context_length:]  # the first step reads the whole prompt (or its end)

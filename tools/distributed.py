@@ -145,8 +145,8 @@ def all_reduce_command(args: argparse.Namespace) -> dict:
     median = statistics.median(seconds)
     log(f"all_reduce of {args.numel} floats in {world_size} processes: rank {rank} holds the sum, "
         f"ring_all_reduce gives the same within {float(difference):.1e}")
-    log(f"all_reduce of {big.numel():,} floats ({megabytes:.1f} MB): {median * 1e3:.1f} ms, "
-        f"{megabytes / median:,.0f} MB/s")
+    log(f"all_reduce of {big.numel():,} floats ({megabytes:.1f} MB): ⏱ {median * 1e3:.1f} ms, "
+        f"⏱ {megabytes / median:,.0f} MB/s")
     return {"world_size": world_size, "numel": args.numel, "ring_vs_all_reduce_max_difference": float(difference),
             "big_numel": big.numel(), "megabytes": megabytes, "seconds": median,
             "megabytes_per_second": megabytes / median}
@@ -195,7 +195,7 @@ def ddp_command(args: argparse.Namespace) -> dict:
     log(f"losses, DDP:           {[round(x, 4) for x in ddp_losses]}")
     log("largest weight differences: " + ", ".join(f"{k} {v:.1e}" for k, v in differences.items())
         + f"; between the ranks' replicas {float(replicas):.1e}")
-    log("seconds per step: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in seconds.items()))
+    log("seconds per step: " + ", ".join(f"{k} ⏱ {v * 1e3:.1f} ms" for k, v in seconds.items()))
     return {"world_size": world_size, "parameters": count_parameters(single), "batch_size": args.batch_size,
             "steps": args.steps, "lr": args.lr, "max_difference": differences,
             "replicas_max_difference": float(replicas),
@@ -359,8 +359,8 @@ def pipeline_command(args: argparse.Namespace) -> dict:
     steps = [PipelineStep(*step) for report in reports for step in report[0]]
     measured, formula = idle_fraction(steps), bubble_fraction(world_size, m)
     differences = {"output": max(r[2] for r in reports), "gradients": max(r[1] for r in reports)}
-    log(f"{world_size} stages, {m} micro-batches of {args.microbatch_size}: {max(s.end for s in steps):.3f} s, "
-        f"idle {measured:.1%} of the time (GPipe's bubble (p - 1) / (m + p - 1) = {formula:.1%})")
+    log(f"{world_size} stages, {m} micro-batches of {args.microbatch_size}: ⏱ {max(s.end for s in steps):.3f} s, "
+        f"idle ⏱ {measured:.1%} of the time (GPipe's bubble (p - 1) / (m + p - 1) = {formula:.1%})")
     log(f"output against the unsplit model: {differences['output']:.1e}; "
         f"gradients: {differences['gradients']:.1e}")
     return {"world_size": world_size, "n_stages": world_size, "n_microbatches": m,
@@ -401,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         result = COMMANDS[args.command](args)
         if dist.get_rank() == 0 and args.out is not None:
             args.out.write_text(json.dumps(result, indent=2) + "\n")
+        dist.barrier()  # no process leaves while another may still be talking to it
     finally:
         dist.destroy_process_group()
     return 0

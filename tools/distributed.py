@@ -310,7 +310,9 @@ def pipeline_command(args: argparse.Namespace) -> dict:
     warm_up.backward(torch.zeros_like(warm_up))
     stage.zero_grad(set_to_none=True)
     dist.barrier()
-    t0 = time.perf_counter()
+    t0 = torch.tensor(time.perf_counter(), dtype=torch.float64)
+    dist.broadcast(t0, src=0)  # one machine, one monotonic clock: rank 0's start is everyone's time 0
+    t0 = t0.item()
     for j in range(m):  # forwards: receive from the previous stage, compute, send to the next one
         if first:
             x = micro_inputs[j]
